@@ -1,0 +1,6 @@
+export * from './assembler.js';
+export * from './bind-event.js';
+export * from './constants.js';
+export * from './errno.js';
+export * from './message.js';
+export * from './names.js';

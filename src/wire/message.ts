@@ -1,0 +1,335 @@
+/**
+ * The "entire" message layout (Kbus.txt "Message implementation"), as it
+ * crosses a socket: sixteen 32-bit words, the name with a NUL and zero
+ * padding to a multiple of 4, the data padded to a multiple of 4 (if any),
+ * and a final end guard. Words are little-endian on the daemon's socket and
+ * in network order (big-endian) on a Limpet link.
+ */
+import { END_GUARD, Flags, HEADER_LENGTH, MAX_NAME_LENGTH, START_GUARD } from './constants.js';
+import { KbusError } from './errno.js';
+
+/** A message id: `{network_id, serial_num}`, written `{n,s}` in text. */
+export interface MessageId {
+  readonly networkId: number;
+  readonly serialNum: number;
+}
+
+/** `orig_from` / `final_to`: a Ksock on some network, for Limpets. */
+export interface NetworkAddress {
+  readonly networkId: number;
+  readonly localId: number;
+}
+
+/** One KBUS message, with the fields of the seed's header. */
+export interface Message {
+  readonly id: MessageId;
+  readonly inReplyTo: MessageId;
+  readonly to: number;
+  readonly from: number;
+  readonly origFrom: NetworkAddress;
+  readonly finalTo: NetworkAddress;
+  readonly extra: number;
+  readonly flags: number;
+  readonly name: string;
+  readonly data: Uint8Array;
+}
+
+/** What a sender fills in; everything but the name is optional. */
+export interface MessageInit {
+  id?: MessageId;
+  inReplyTo?: MessageId;
+  to?: number;
+  from?: number;
+  origFrom?: NetworkAddress;
+  finalTo?: NetworkAddress;
+  extra?: number;
+  flags?: number;
+  name: string;
+  data?: Uint8Array;
+}
+
+/** `{0,0}`: the unset / invalid message id. */
+export const NO_ID: MessageId = Object.freeze({ networkId: 0, serialNum: 0 });
+/** The unset network address. */
+export const NO_ADDRESS: NetworkAddress = Object.freeze({ networkId: 0, localId: 0 });
+const NO_DATA = new Uint8Array(0);
+
+/** Fills in the unset fields of `init` with zeros. */
+export function makeMessage(init: MessageInit): Message {
+  return {
+    id: init.id ?? NO_ID,
+    inReplyTo: init.inReplyTo ?? NO_ID,
+    to: init.to ?? 0,
+    from: init.from ?? 0,
+    origFrom: init.origFrom ?? NO_ADDRESS,
+    finalTo: init.finalTo ?? NO_ADDRESS,
+    extra: init.extra ?? 0,
+    flags: init.flags ?? 0,
+    name: init.name,
+    data: init.data ?? NO_DATA,
+  };
+}
+
+export function isSameId(a: MessageId, b: MessageId): boolean {
+  return a.networkId === b.networkId && a.serialNum === b.serialNum;
+}
+
+export function isUnsetId(id: MessageId): boolean {
+  return id.networkId === 0 && id.serialNum === 0;
+}
+
+/** `{n,s}`, as Kbus.txt writes message ids. */
+export function formatId(id: MessageId): string {
+  return `{${id.networkId},${id.serialNum}}`;
+}
+
+/** A Reply (Status messages included) is any message with `in_reply_to` set. */
+export function isReply(msg: Message): boolean {
+  return msg.inReplyTo.networkId !== 0 || msg.inReplyTo.serialNum !== 0;
+}
+
+export function isRequest(msg: Message): boolean {
+  return (msg.flags & Flags.WANT_A_REPLY) !== 0;
+}
+
+/** KBUS_PADDED_NAME_LEN: the name, its NUL, and zero padding to a multiple of 4. */
+export function paddedNameLength(nameLength: number): number {
+  return 4 * Math.floor((nameLength + 1 + 3) / 4);
+}
+
+/** KBUS_PADDED_DATA_LEN: the data padded to a multiple of 4 (0 for no data). */
+export function paddedDataLength(dataLength: number): number {
+  return 4 * Math.floor((dataLength + 3) / 4);
+}
+
+/** KBUS_ENTIRE_MSG_LEN: the length in bytes of an entire message. */
+export function entireMessageLength(nameLength: number, dataLength: number): number {
+  return HEADER_LENGTH + paddedNameLength(nameLength) + paddedDataLength(dataLength) + 4;
+}
+
+/** The length of `msg` encoded. */
+export function encodedLength(msg: Message): number {
+  return entireMessageLength(msg.name.length, msg.data.length);
+}
+
+/**
+ * Writes `msg` as an entire message into `target` at `offset` (or a new
+ * array) and returns the target. `flags` overrides the message's flags,
+ * which lets one shared message be written for recipients whose copies
+ * differ only there.
+ */
+export function encodeMessage(
+  msg: Message,
+  littleEndian = true,
+  target?: Uint8Array,
+  offset = 0,
+  flags = msg.flags,
+): Uint8Array {
+  const nameLength = msg.name.length;
+  const dataLength = msg.data.length;
+  const length = entireMessageLength(nameLength, dataLength);
+  const out = target ?? new Uint8Array(length);
+  if (out.length - offset < length) {
+    throw new KbusError('EMSGSIZE', `need ${length} bytes to encode the message`);
+  }
+  const view = new DataView(out.buffer, out.byteOffset + offset, length);
+  const le = littleEndian;
+  view.setUint32(0, START_GUARD, le);
+  view.setUint32(4, msg.id.networkId, le);
+  view.setUint32(8, msg.id.serialNum, le);
+  view.setUint32(12, msg.inReplyTo.networkId, le);
+  view.setUint32(16, msg.inReplyTo.serialNum, le);
+  view.setUint32(20, msg.to, le);
+  view.setUint32(24, msg.from, le);
+  view.setUint32(28, msg.origFrom.networkId, le);
+  view.setUint32(32, msg.origFrom.localId, le);
+  view.setUint32(36, msg.finalTo.networkId, le);
+  view.setUint32(40, msg.finalTo.localId, le);
+  view.setUint32(44, msg.extra, le);
+  view.setUint32(48, flags, le);
+  view.setUint32(52, nameLength, le);
+  view.setUint32(56, dataLength, le);
+  view.setUint32(60, END_GUARD, le);
+  let pos = offset + HEADER_LENGTH;
+  const name = msg.name;
+  for (let i = 0; i < nameLength; i++) out[pos + i] = name.charCodeAt(i) & 0xff;
+  const nameEnd = offset + HEADER_LENGTH + paddedNameLength(nameLength);
+  out.fill(0, pos + nameLength, nameEnd);
+  pos = nameEnd;
+  if (dataLength > 0) {
+    out.set(msg.data, pos);
+    const dataEnd = pos + paddedDataLength(dataLength);
+    out.fill(0, pos + dataLength, dataEnd);
+    pos = dataEnd;
+  }
+  view.setUint32(pos - offset, END_GUARD, le);
+  return out;
+}
+
+/** The header fields, as read before the name and data arrive. */
+export interface Header {
+  id: MessageId;
+  inReplyTo: MessageId;
+  to: number;
+  from: number;
+  origFrom: NetworkAddress;
+  finalTo: NetworkAddress;
+  extra: number;
+  flags: number;
+  nameLength: number;
+  dataLength: number;
+}
+
+function readPair(view: DataView, at: number, le: boolean): MessageId {
+  const a = view.getUint32(at, le);
+  const b = view.getUint32(at + 4, le);
+  return a === 0 && b === 0 ? NO_ID : { networkId: a, serialNum: b };
+}
+
+function readAddress(view: DataView, at: number, le: boolean): NetworkAddress {
+  const a = view.getUint32(at, le);
+  const b = view.getUint32(at + 4, le);
+  return a === 0 && b === 0 ? NO_ADDRESS : { networkId: a, localId: b };
+}
+
+/**
+ * Reads and checks a 64-byte header (kbus.c kbus_check_message_written):
+ * bad guards, a zero name length or both send flags are EINVAL; a name
+ * longer than 1000 is ENAMETOOLONG; a message longer than `maxLength`
+ * bytes is EMSGSIZE.
+ */
+export function decodeHeader(
+  bytes: Uint8Array,
+  offset = 0,
+  littleEndian = true,
+  maxLength = Number.MAX_SAFE_INTEGER,
+): Header {
+  if (bytes.length - offset < HEADER_LENGTH) {
+    throw new KbusError('EINVAL', `a message header is ${HEADER_LENGTH} bytes`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, HEADER_LENGTH);
+  const le = littleEndian;
+  const start = view.getUint32(0, le);
+  if (start !== START_GUARD) {
+    throw new KbusError('EINVAL', `message start guard is ${hex(start)}, not ${hex(START_GUARD)}`);
+  }
+  const end = view.getUint32(60, le);
+  if (end !== END_GUARD) {
+    throw new KbusError('EINVAL', `message end guard is ${hex(end)}, not ${hex(END_GUARD)}`);
+  }
+  const nameLength = view.getUint32(52, le);
+  const dataLength = view.getUint32(56, le);
+  const flags = view.getUint32(48, le);
+  if (nameLength === 0) throw new KbusError('EINVAL', 'message name length is 0');
+  if (nameLength > MAX_NAME_LENGTH) {
+    throw new KbusError(
+      'ENAMETOOLONG',
+      `message name length is ${nameLength}, more than ${MAX_NAME_LENGTH}`,
+    );
+  }
+  if (flags & Flags.ALL_OR_WAIT && flags & Flags.ALL_OR_FAIL) {
+    throw new KbusError('EINVAL', 'a message cannot have both ALL_OR_WAIT and ALL_OR_FAIL set');
+  }
+  const length = entireMessageLength(nameLength, dataLength);
+  if (length > maxLength) {
+    throw new KbusError('EMSGSIZE', `message of ${length} bytes is larger than ${maxLength}`);
+  }
+  return {
+    id: readPair(view, 4, le),
+    inReplyTo: readPair(view, 12, le),
+    to: view.getUint32(20, le),
+    from: view.getUint32(24, le),
+    origFrom: readAddress(view, 28, le),
+    finalTo: readAddress(view, 36, le),
+    extra: view.getUint32(44, le),
+    flags,
+    nameLength,
+    dataLength,
+  };
+}
+
+/** Reads `length` bytes as a Latin-1 string (names are ASCII when valid). */
+export function decodeName(bytes: Uint8Array, offset: number, length: number): string {
+  if (length <= 64) {
+    let s = '';
+    for (let i = 0; i < length; i++) s += String.fromCharCode(bytes[offset + i]!);
+    return s;
+  }
+  return String.fromCharCode.apply(
+    null,
+    bytes.subarray(offset, offset + length) as unknown as number[],
+  );
+}
+
+export interface DecodeOptions {
+  /** Byte order of the words: true (default) on the daemon's socket, false on a Limpet link. */
+  littleEndian?: boolean;
+  /** Largest entire message accepted, in bytes (EMSGSIZE beyond it). */
+  maxLength?: number;
+  /** Share the data with `bytes` instead of copying it (default false). */
+  shareData?: boolean;
+}
+
+/**
+ * Decodes one whole entire message occupying exactly `bytes`. Throws a
+ * KbusError: EINVAL for a malformed or truncated message, ENAMETOOLONG,
+ * and EMSGSIZE for bytes beyond the final end guard or a message larger
+ * than `maxLength`. The name's characters are not checked here; see
+ * names.ts.
+ */
+export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): Message {
+  const le = options.littleEndian ?? true;
+  const header = decodeHeader(bytes, 0, le, options.maxLength);
+  const length = entireMessageLength(header.nameLength, header.dataLength);
+  if (bytes.length < length) {
+    throw new KbusError('EINVAL', `message is truncated: ${bytes.length} of ${length} bytes`);
+  }
+  if (bytes.length > length) {
+    throw new KbusError('EMSGSIZE', `${bytes.length - length} bytes after the final end guard`);
+  }
+  return decodeBody(bytes, 0, header, le, options.shareData ?? false);
+}
+
+/** Builds the message whose header was read from `bytes[offset..]`. */
+export function decodeBody(
+  bytes: Uint8Array,
+  offset: number,
+  header: Header,
+  littleEndian: boolean,
+  shareData: boolean,
+): Message {
+  const { nameLength, dataLength } = header;
+  const nameAt = offset + HEADER_LENGTH;
+  const dataAt = nameAt + paddedNameLength(nameLength);
+  const guardAt = dataAt + paddedDataLength(dataLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + guardAt, 4);
+  const guard = view.getUint32(0, littleEndian);
+  if (guard !== END_GUARD) {
+    throw new KbusError(
+      'EINVAL',
+      `(entire) message end guard is ${hex(guard)}, not ${hex(END_GUARD)}`,
+    );
+  }
+  const data =
+    dataLength === 0
+      ? NO_DATA
+      : shareData
+        ? bytes.subarray(dataAt, dataAt + dataLength)
+        : bytes.slice(dataAt, dataAt + dataLength);
+  return {
+    id: header.id,
+    inReplyTo: header.inReplyTo,
+    to: header.to,
+    from: header.from,
+    origFrom: header.origFrom,
+    finalTo: header.finalTo,
+    extra: header.extra,
+    flags: header.flags,
+    name: decodeName(bytes, nameAt, nameLength),
+    data,
+  };
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
