@@ -1,0 +1,69 @@
+/**
+ * The in-process bus: a set of independent devices (Kbus.txt "The KBUS
+ * devices"), each with its own Ksocks, bindings and message ids. It does no
+ * I/O; the daemon and the clients drive it.
+ */
+import { KbusError } from '../wire/index.js';
+import { Device } from './device.js';
+import type { Ksock } from './ksock.js';
+import { OpenMode } from './ksock.js';
+import {
+  type EngineOptions,
+  MAX_DEVICES,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+import { bindingsText, statsText } from './proc.js';
+
+export class Engine {
+  readonly options: ResolvedOptions;
+  private readonly devices: Device[] = [];
+
+  constructor(options: EngineOptions = {}) {
+    this.options = resolveOptions(options);
+    for (let i = 0; i < this.options.devices; i++) {
+      this.devices.push(new Device(this, i, this.options));
+    }
+  }
+
+  /** How many devices there are (indexes 0 to deviceCount - 1). */
+  get deviceCount(): number {
+    return this.devices.length;
+  }
+
+  /**
+   * Opens a Ksock on a device (the seed's open of /dev/kbusN). ENOENT if
+   * there is no such device. `mode` is OpenMode bits; `pid` is what the
+   * bindings report shows.
+   */
+  open(device = 0, mode: number = OpenMode.READ_WRITE, pid = 0): Ksock {
+    const found = Number.isInteger(device) ? this.devices[device] : undefined;
+    if (found === undefined) {
+      throw new KbusError(
+        'ENOENT',
+        `there is no KBUS device ${device} (there are ${this.devices.length})`,
+      );
+    }
+    return found.open(mode, pid);
+  }
+
+  /** NEWDEVICE: adds a device and returns its index; EINVAL past 256 devices. */
+  newDevice(): number {
+    const index = this.devices.length;
+    if (index >= MAX_DEVICES) {
+      throw new KbusError('EINVAL', `there are already ${MAX_DEVICES} devices`);
+    }
+    this.devices.push(new Device(this, index, this.options));
+    return index;
+  }
+
+  /** The text of /proc/kbus/bindings. */
+  bindingsText(): string {
+    return bindingsText(this.devices);
+  }
+
+  /** The text of /proc/kbus/stats. */
+  statsText(): string {
+    return statsText(this.devices);
+  }
+}

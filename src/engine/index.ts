@@ -1,0 +1,9 @@
+export { Engine } from './engine.js';
+export { Ksock, OpenMode } from './ksock.js';
+export {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_MESSAGES,
+  DEFAULT_MAX_UNSENT_UNBIND,
+  type EngineOptions,
+  MAX_DEVICES,
+} from './options.js';

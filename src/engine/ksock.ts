@@ -1,0 +1,409 @@
+/**
+ * A Ksock: one open file of a KBUS device (Kbus.txt "KBUS end points -
+ * Ksocks"). It keeps the Ksock's own state (its message queue, the message
+ * being written, the one being read, the requests it awaits replies to and
+ * those it owes replies for) and offers every device operation; the work
+ * that involves other Ksocks is the device's.
+ */
+import {
+  encodeMessage,
+  entireMessageLength,
+  KbusError,
+  type Message,
+  MessageAssembler,
+  type MessageId,
+  type MessageInit,
+  NO_ID,
+  Poll,
+} from '../wire/index.js';
+import { Deque } from './deque.js';
+import type { Device } from './device.js';
+import type { Binding } from './router.js';
+
+/** Open modes (the protocol's OPEN `mode` bits). */
+export const OpenMode = {
+  READ: 1,
+  WRITE: 2,
+  READ_WRITE: 3,
+} as const;
+
+/** A message in a queue: one recipient's copy of a shared message. */
+export interface QueuedMessage {
+  readonly message: Message;
+  /** This copy's flags (WANT_YOU_TO_REPLY differs between copies). */
+  readonly flags: number;
+  /** The binding that brought it here (null for replies and status messages). */
+  readonly binding: Binding<Ksock> | null;
+}
+
+/** A Request this Ksock has read and must still reply to. */
+export interface UnrepliedRequest {
+  readonly id: MessageId;
+  readonly from: number;
+  readonly name: string;
+}
+
+export function idKey(id: MessageId): string {
+  return `${id.networkId}:${id.serialNum}`;
+}
+
+/** kbus.c kbus_next_size: how the outstanding-request array grows. */
+function nextSize(size: number): number {
+  return size < 16 ? size << 1 : size + (size >> 3);
+}
+
+/** The message as this copy's recipient sees it. */
+export function copyFor(item: QueuedMessage): Message {
+  return item.flags === item.message.flags ? item.message : { ...item.message, flags: item.flags };
+}
+
+export class Ksock {
+  /** Called after any operation that made a message arrive here or finished a pending send. */
+  onReady: ((ksock: Ksock) => void) | undefined;
+
+  /** @internal */ readonly queue = new Deque<QueuedMessage>();
+  /** @internal */ maxMessages: number;
+  /** @internal */ onlyOnce = false;
+  /** @internal */ lastPushed: MessageId = NO_ID;
+  /** @internal */ lastSentId: MessageId = NO_ID;
+  /** @internal */ readonly assembler: MessageAssembler;
+  /** @internal The message of a SEND that returned EAGAIN (ALL_OR_WAIT), still being sent. */
+  pending: Message | undefined;
+  /** @internal Requests sent, awaiting a reply: id key to count. */
+  readonly outstanding = new Map<string, number>();
+  /** @internal */ outstandingCount = 0;
+  /** @internal kbus.c's array size and high-water mark, for /proc/kbus/stats. */
+  outstandingSize = 16;
+  /** @internal */ outstandingMax = 0;
+  /** @internal Requests read and not yet replied to, oldest first. */
+  readonly unreplied: UnrepliedRequest[] = [];
+  /** @internal */ maxUnreplied = 0;
+  /** @internal */ reading:
+    | { item: QueuedMessage; bytes: Uint8Array | undefined; offset: number }
+    | undefined;
+  /** @internal Set-aside Replier Unbind Events may be waiting for this Ksock. */
+  maybeGotUnsentUnbind = false;
+  /** @internal */ notifyQueued = false;
+  /** @internal Its bindings, oldest first. */
+  readonly bindings = new Set<Binding<Ksock>>();
+  private isClosed = false;
+
+  /** @internal */
+  constructor(
+    /** @internal */ readonly device: Device,
+    readonly id: number,
+    readonly mode: number,
+    readonly pid: number,
+  ) {
+    this.maxMessages = device.options.maxMessages;
+    this.assembler = new MessageAssembler(device.options.maxMessageSize);
+  }
+
+  /** The index of the device this Ksock is open on. */
+  get deviceIndex(): number {
+    return this.device.index;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  get writable(): boolean {
+    return (this.mode & OpenMode.WRITE) !== 0;
+  }
+
+  // --- Writing and sending (Kbus.txt "Senders") ---------------------------
+
+  /** `write`: adds bytes to the message being written; returns how many were taken. */
+  write(bytes: Uint8Array): number {
+    this.checkWritable();
+    // Kbus.txt: while a send is pending "it will not be possible to call write".
+    if (this.pending)
+      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
+    try {
+      this.assembler.write(bytes);
+    } catch (err) {
+      this.assembler.reset();
+      throw err;
+    }
+    return bytes.length;
+  }
+
+  /** SEND: sends the message written so far and returns its id. */
+  send(): MessageId {
+    this.checkWritable();
+    if (this.pending) return this.device.send(this, this.pending, true);
+    const message = this.assembler.message;
+    if (message === undefined) {
+      if (!this.assembler.started)
+        throw new KbusError('ENOMSG', 'nothing has been written to send');
+      this.assembler.reset();
+      throw new KbusError('EINVAL', 'the message written is not finished');
+    }
+    this.assembler.reset();
+    return this.device.send(this, message, false);
+  }
+
+  /** DISCARD: throws away the message being written, or a pending send. */
+  discard(): void {
+    this.assembler.reset();
+    this.device.abandonPending(this);
+  }
+
+  /** SENDMSG: writes one whole message and sends it, as one step. */
+  sendMessage(init: MessageInit): MessageId {
+    this.checkWritable();
+    if (this.pending)
+      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
+    if (this.assembler.started) return this.sendBytes(encodeMessage(this.device.validate(init)));
+    return this.device.send(this, this.device.validate(init), false);
+  }
+
+  /** SENDMSG with the message's bytes. */
+  sendBytes(bytes: Uint8Array): MessageId {
+    this.write(bytes);
+    return this.send();
+  }
+
+  /** LASTSENT: the id of the last message this Ksock sent (or tried to). */
+  lastSent(): MessageId {
+    return this.lastSentId;
+  }
+
+  // --- Reading (Kbus.txt "Listeners") -------------------------------------
+
+  /** NEXTMSG: pops the next message to be read; returns its length, or 0 if there is none. */
+  nextMsg(): number {
+    this.checkOpen();
+    this.reading = undefined;
+    const item = this.device.pop(this);
+    if (item === undefined) return 0;
+    this.reading = { item, bytes: undefined, offset: 0 };
+    return entireMessageLength(item.message.name.length, item.message.data.length);
+  }
+
+  /** `read`: up to `max` more bytes of the popped message (none at its end). */
+  read(max: number): Uint8Array {
+    this.checkOpen();
+    const reading = this.reading;
+    if (reading === undefined) return new Uint8Array(0);
+    reading.bytes ??= encodeMessage(reading.item.message, true, undefined, 0, reading.item.flags);
+    const end = Math.min(reading.bytes.length, reading.offset + Math.max(0, max));
+    const out = reading.bytes.slice(reading.offset, end);
+    reading.offset = end;
+    if (end === reading.bytes.length) this.reading = undefined;
+    return out;
+  }
+
+  /** LENLEFT: bytes of the popped message still to read (0 if none). */
+  lenLeft(): number {
+    const reading = this.reading;
+    if (reading === undefined) return 0;
+    const total = entireMessageLength(
+      reading.item.message.name.length,
+      reading.item.message.data.length,
+    );
+    return total - reading.offset;
+  }
+
+  /** True if there is a popped message not yet read to its end. */
+  get hasCurrentMessage(): boolean {
+    return this.reading !== undefined;
+  }
+
+  /** NEXTREAD: pops the next message and returns it whole (it counts as read). */
+  nextMessage(): Message | undefined {
+    this.checkOpen();
+    this.reading = undefined;
+    const item = this.device.pop(this);
+    return item === undefined ? undefined : copyFor(item);
+  }
+
+  /**
+   * NEXTREADS: pops up to `maxCount` messages, stopping before one that
+   * would take their total encoded length past `maxBytes` (but always
+   * returning one if any is queued).
+   */
+  nextMessages(maxCount: number, maxBytes: number): Message[] {
+    this.checkOpen();
+    this.reading = undefined;
+    const out: Message[] = [];
+    let bytes = 0;
+    while (out.length < maxCount) {
+      const next = this.device.peek(this);
+      if (next === undefined) break;
+      const length = entireMessageLength(next.message.name.length, next.message.data.length);
+      if (out.length > 0 && bytes + length > maxBytes) break;
+      bytes += length;
+      out.push(copyFor(this.device.pop(this)!));
+    }
+    return out;
+  }
+
+  // --- Bindings (Kbus.txt "Listeners", "Repliers") -------------------------
+
+  /** BIND: listen to (or, as replier, reply for) a name or wildcard. */
+  bind(name: string, isReplier = false): void {
+    this.checkOpen();
+    this.device.bind(this, name, isReplier);
+  }
+
+  /** UNBIND: undo a BIND; name and kind must match exactly. */
+  unbind(name: string, isReplier = false): void {
+    this.checkOpen();
+    this.device.unbind(this, name, isReplier);
+  }
+
+  /** REPLIER: the id of the Ksock bound as replier to exactly this name, or 0. */
+  replier(name: string): number {
+    this.checkOpen();
+    return this.device.replierFor(name);
+  }
+
+  // --- Queue and settings ---------------------------------------------------
+
+  /** KSOCKID */
+  ksockId(): number {
+    return this.id;
+  }
+
+  /** RESET: has no effect (Kbus.txt "IOCTLS"). */
+  reset(): void {
+    this.checkOpen();
+  }
+
+  /** MAXMSGS: sets the queue limit (0 only asks); returns the limit now in force. */
+  setMaxMessages(requested = 0): number {
+    this.checkOpen();
+    if (!Number.isInteger(requested) || requested < 0 || requested > 0xffffffff) {
+      throw new KbusError('EINVAL', `queue limit must be a u32, not ${requested}`);
+    }
+    if (requested > 0) {
+      this.maxMessages = requested;
+      this.device.roomMayHaveAppeared();
+    }
+    return this.maxMessages;
+  }
+
+  /** NUMMSGS: messages waiting to be read (set-aside unbind events included). */
+  numMessages(): number {
+    this.checkOpen();
+    return this.queue.length + this.device.unbindEvents.countFor(this);
+  }
+
+  /** UNREPLIEDTO: Requests read and still owed a reply. */
+  unrepliedTo(): number {
+    this.checkOpen();
+    return this.unreplied.length;
+  }
+
+  /** MSGONLYONCE: receive each message once only; undefined only asks. Returns the previous state. */
+  msgOnlyOnce(value?: boolean): boolean {
+    this.checkOpen();
+    const previous = this.onlyOnce;
+    if (value !== undefined) this.onlyOnce = value;
+    return previous;
+  }
+
+  /** VERBOSE: the device's verbosity; undefined only asks. Returns the previous state. */
+  verbose(value?: boolean): boolean {
+    this.checkOpen();
+    const previous = this.device.verbose;
+    if (value !== undefined) this.device.verbose = value;
+    return previous;
+  }
+
+  /** NEWDEVICE: adds a device to the engine and returns its index. */
+  newDevice(): number {
+    this.checkOpen();
+    return this.device.engine.newDevice();
+  }
+
+  /** REPORTREPLIERBINDS: announce replier binds and unbinds; undefined only asks. Returns the previous state. */
+  reportReplierBinds(value?: boolean): boolean {
+    this.checkOpen();
+    return this.device.setReportReplierBinds(this, value);
+  }
+
+  /** What poll would report now: Poll.IN if NEXTMSG would pop a message, Poll.OUT if WRITE would be accepted. */
+  poll(): number {
+    if (this.isClosed) return 0;
+    let mask = 0;
+    if (this.queue.length > 0 || this.maybeGotUnsentUnbind) mask |= Poll.IN;
+    if (this.writable && this.pending === undefined) mask |= Poll.OUT;
+    return mask;
+  }
+
+  /** Closes the Ksock (the seed's release): GoneAway, Ignored and unbind events as due. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.device.release(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // --- Internal bookkeeping used by the device ------------------------------
+
+  /** @internal kbus_queue_is_full: queued messages plus reserved reply slots. */
+  isFull(forExpectedReply: boolean): boolean {
+    let used = this.queue.length + this.outstandingCount;
+    if (forExpectedReply) used--;
+    return used >= this.maxMessages;
+  }
+
+  /** @internal */
+  rememberOutstanding(id: MessageId): void {
+    const key = idKey(id);
+    this.outstanding.set(key, (this.outstanding.get(key) ?? 0) + 1);
+    if (this.outstandingCount === this.outstandingSize) {
+      this.outstandingSize = nextSize(this.outstandingSize);
+    }
+    this.outstandingCount++;
+    if (this.outstandingCount > this.outstandingMax) this.outstandingMax = this.outstandingCount;
+  }
+
+  /** @internal */
+  expects(id: MessageId): boolean {
+    return this.outstanding.has(idKey(id));
+  }
+
+  /** @internal */
+  forgetOutstanding(id: MessageId): void {
+    const key = idKey(id);
+    const count = this.outstanding.get(key);
+    if (count === undefined) return;
+    if (count === 1) this.outstanding.delete(key);
+    else this.outstanding.set(key, count - 1);
+    this.outstandingCount--;
+  }
+
+  /** @internal */
+  replyNeeded(message: Message): void {
+    this.unreplied.push({ id: message.id, from: message.from, name: message.name });
+    if (this.unreplied.length > this.maxUnreplied) this.maxUnreplied = this.unreplied.length;
+  }
+
+  /** @internal */
+  replyNowSent(id: MessageId): void {
+    // kbus.c keeps this list newest first and removes the first match.
+    for (let i = this.unreplied.length - 1; i >= 0; i--) {
+      const u = this.unreplied[i]!;
+      if (u.id.networkId === id.networkId && u.id.serialNum === id.serialNum) {
+        this.unreplied.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new KbusError('EBADF', `Ksock ${this.id} is closed`);
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (!this.writable) throw new KbusError('EBADF', `Ksock ${this.id} is not open for writing`);
+  }
+}

@@ -1,0 +1,62 @@
+import { DEFAULT_MAX_DATA_LENGTH, MAX_NAME_LENGTH } from '../wire/constants.js';
+import { entireMessageLength } from '../wire/index.js';
+
+/** The limits and settings of an engine, with the seed's defaults. */
+export interface EngineOptions {
+  /** Devices created at start (kbus_num_devices), 1 to 256. Default 1. */
+  devices?: number;
+  /** Each new Ksock's queue limit (CONFIG_KBUS_DEF_MAX_MESSAGES). Default 100. */
+  maxMessages?: number;
+  /** Size of the set-aside list of Replier Unbind Events (CONFIG_KBUS_MAX_UNSENT_UNBIND_MESSAGES). Default 1000. */
+  maxUnsentUnbind?: number;
+  /** Largest entire message accepted, in bytes (EMSGSIZE beyond it). Default: 1 MiB of data with a 1000-character name. */
+  maxMessageSize?: number;
+  /** Start every device in verbose mode (as the VERBOSE ioctl sets it). */
+  verbose?: boolean;
+  /** Receives one line per event while a device is verbose (the seed's debug messages). */
+  log?: (line: string) => void;
+}
+
+export interface ResolvedOptions {
+  devices: number;
+  maxMessages: number;
+  maxUnsentUnbind: number;
+  maxMessageSize: number;
+  verbose: boolean;
+  log: (line: string) => void;
+}
+
+/** KBUS_MAX_NUM_DEVICES: device indexes run from 0 to 255. */
+export const MAX_DEVICES = 256;
+export const DEFAULT_MAX_MESSAGES = 100;
+export const DEFAULT_MAX_UNSENT_UNBIND = 1000;
+export const DEFAULT_MAX_MESSAGE_SIZE = entireMessageLength(
+  MAX_NAME_LENGTH,
+  DEFAULT_MAX_DATA_LENGTH,
+);
+
+function positiveInteger(name: string, value: number, max = 0xffffffff): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`${name} must be a whole number from 1 to ${max}, not ${value}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: EngineOptions = {}): ResolvedOptions {
+  return {
+    devices: positiveInteger('devices', options.devices ?? 1, MAX_DEVICES),
+    maxMessages: positiveInteger('maxMessages', options.maxMessages ?? DEFAULT_MAX_MESSAGES),
+    maxUnsentUnbind: positiveInteger(
+      'maxUnsentUnbind',
+      options.maxUnsentUnbind ?? DEFAULT_MAX_UNSENT_UNBIND,
+    ),
+    maxMessageSize: positiveInteger(
+      'maxMessageSize',
+      options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      2 ** 31,
+    ),
+    verbose: options.verbose ?? false,
+    // The engine does no I/O: without a log, verbose mode only changes the VERBOSE flag.
+    log: options.log ?? (() => {}),
+  };
+}

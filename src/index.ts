@@ -1,0 +1,3 @@
+/** kbus: the KBUS message bus for Node.js. */
+export * from './engine/index.js';
+export * from './wire/index.js';
