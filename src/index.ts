@@ -1,3 +1,4 @@
 /** kbus: the KBUS message bus for Node.js. */
 export * from './engine/index.js';
 export * from './wire/index.js';
+export * from './daemon/index.js';

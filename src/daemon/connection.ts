@@ -1,0 +1,326 @@
+/**
+ * One client connection: one Ksock. Turns each request frame into the
+ * engine operation it names (protocol.md "Operations") and answers it, in
+ * order, exactly once; pushes STREAM messages and POLL events.
+ */
+import type { Socket } from 'node:net';
+import type { Engine, Ksock } from '../engine/index.js';
+import {
+  decodeName,
+  Errno,
+  type ErrnoName,
+  encodedLength,
+  type Frame,
+  FrameDecoder,
+  FrameError,
+  KbusError,
+  Op,
+  opName,
+  PROTOCOL_VERSION,
+  QUERY,
+} from '../wire/index.js';
+import { FrameWriter } from './frame-writer.js';
+
+const MAX_CREDIT = 0xffffffff;
+/** Stop pushing STREAM messages into the batch past this many bytes; carry on after the flush. */
+const PUSH_BATCH_BYTES = 256 * 1024;
+
+class BadPayload extends Error {}
+
+function word(payload: Uint8Array, index: number): number {
+  const at = index * 4;
+  if (payload.length < at + 4) throw new BadPayload(`payload too short for word ${index}`);
+  return (
+    (payload[at]! |
+      (payload[at + 1]! << 8) |
+      (payload[at + 2]! << 16) |
+      (payload[at + 3]! << 24)) >>>
+    0
+  );
+}
+
+/** u32 name_len then the name, starting at word `index`. */
+function nameAt(payload: Uint8Array, index: number): string {
+  const length = word(payload, index);
+  const at = (index + 1) * 4;
+  if (length > 1000) throw new KbusError('ENAMETOOLONG', `name length ${length}`);
+  if (payload.length < at + length) throw new BadPayload('name runs past the frame');
+  return decodeName(payload, at, length);
+}
+
+/** 1, 0 or "ask" (0xFFFFFFFF) as MSGONLYONCE / VERBOSE / REPORTREPLIERBINDS take it. */
+function tristate(value: number): boolean | undefined {
+  if (value === QUERY) return undefined;
+  if (value === 0 || value === 1) return value === 1;
+  throw new KbusError('EINVAL', `expected 0, 1 or 0xFFFFFFFF, not ${value}`);
+}
+
+export interface ConnectionOptions {
+  /** Largest frame `length` accepted. */
+  maxFrameLength: number;
+  /** One line per event, or undefined for none. */
+  log: ((line: string) => void) | undefined;
+}
+
+export class Connection {
+  private readonly decoder: FrameDecoder;
+  private readonly writer: FrameWriter;
+  private ksock: Ksock | undefined;
+  private credit = 0;
+  private armed = 0;
+  private pumpScheduled = false;
+  private closed = false;
+  readonly name: string;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions,
+    index: number,
+  ) {
+    this.name = `conn ${index}`;
+    this.decoder = new FrameDecoder(options.maxFrameLength);
+    this.writer = new FrameWriter(socket, () => {
+      // Room in the socket again: read requests again and push what waits.
+      if (!this.closed) socket.resume();
+      this.pump();
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => this.release());
+    socket.on('error', (err) => {
+      this.log(`socket error: ${err.message}`);
+      this.release();
+    });
+  }
+
+  private log(text: string): void {
+    this.options.log?.(
+      `kbusd: ${this.name}${this.ksock ? ` ksock ${this.ksock.id}` : ''}: ${text}`,
+    );
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (frame) => this.handle(frame));
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      // protocol.md: a frame whose length cannot be a frame closes the connection.
+      this.log(`closing: ${err.message}`);
+      this.writer.flush();
+      this.socket.destroy();
+      this.release();
+      return;
+    }
+    this.pump();
+    this.writer.flush();
+    // A client that sends faster than it reads: stop reading until the socket drains.
+    if (this.writer.blocked) this.socket.pause();
+  }
+
+  private handle(frame: Frame): void {
+    const { op, tag } = frame;
+    if (frame.tooLong) {
+      this.log(`${opName(op) ?? op} frame over the limit`);
+      this.fail(op, tag, 'EMSGSIZE');
+      return;
+    }
+    if (this.options.log)
+      this.log(`${opName(op) ?? `op ${op}`} tag ${tag} (${frame.payload.length} bytes)`);
+    try {
+      this.dispatch(frame);
+    } catch (err) {
+      if (err instanceof KbusError) this.fail(op, tag, err.code);
+      else if (err instanceof BadPayload) this.fail(op, tag, 'EINVAL');
+      else throw err;
+    }
+  }
+
+  private fail(op: number, tag: number, code: ErrnoName): void {
+    if (this.options.log) this.log(`${opName(op) ?? op} tag ${tag} -> -${code}`);
+    this.writer.response(op, tag, -Errno[code]);
+  }
+
+  private dispatch({ op, tag, payload }: Frame): void {
+    const w = this.writer;
+    if (op === Op.OPEN) {
+      this.open(tag, payload);
+      return;
+    }
+    const ksock = this.ksock;
+    if (ksock === undefined) {
+      // protocol.md: any frame but OPEN first gets EBADF (unknown ops still ENOTTY).
+      this.fail(op, tag, opName(op) ? 'EBADF' : 'ENOTTY');
+      return;
+    }
+    switch (op) {
+      case Op.SENDMSG: {
+        const id = ksock.sendBytes(payload);
+        w.response(op, tag, 0, [id.networkId, id.serialNum]);
+        return;
+      }
+      case Op.NEXTREAD: {
+        const m = ksock.nextMessage();
+        if (m === undefined) w.response(op, tag, 0, [0]);
+        else w.messagesResponse(op, tag, [encodedLength(m)], [m]);
+        return;
+      }
+      case Op.NEXTREADS: {
+        const messages = ksock.nextMessages(word(payload, 0), word(payload, 1));
+        w.messagesResponse(op, tag, [messages.length], messages);
+        return;
+      }
+      case Op.WRITE:
+        w.response(op, tag, 0, [ksock.write(payload)]);
+        return;
+      case Op.READ:
+        w.response(op, tag, 0, [], ksock.read(word(payload, 0)));
+        return;
+      case Op.POLL: {
+        const notify = word(payload, 0);
+        w.response(op, tag, 0, [ksock.poll()]);
+        this.armed = notify;
+        return;
+      }
+      case Op.STREAM: {
+        this.credit = Math.min(MAX_CREDIT, this.credit + word(payload, 0));
+        w.response(op, tag, 0, [this.credit]);
+        return;
+      }
+      case Op.BINDINGS:
+        w.response(op, tag, 0, [], Buffer.from(this.engine.bindingsText()));
+        return;
+      case Op.STATS:
+        w.response(op, tag, 0, [], Buffer.from(this.engine.statsText()));
+        return;
+      case Op.RESET:
+        ksock.reset();
+        w.response(op, tag, 0);
+        return;
+      case Op.BIND:
+      case Op.UNBIND: {
+        const isReplier = word(payload, 0) !== 0;
+        const name = nameAt(payload, 1);
+        if (op === Op.BIND) ksock.bind(name, isReplier);
+        else ksock.unbind(name, isReplier);
+        w.response(op, tag, 0);
+        return;
+      }
+      case Op.KSOCKID:
+        w.response(op, tag, 0, [ksock.id]);
+        return;
+      case Op.REPLIER: {
+        const id = ksock.replier(nameAt(payload, 0));
+        // kbus.c answers 1 when there is a replier, 0 when there is none.
+        w.response(op, tag, id === 0 ? 0 : 1, [id]);
+        return;
+      }
+      case Op.NEXTMSG: {
+        const length = ksock.nextMsg();
+        w.response(op, tag, length === 0 ? 0 : 1, [length]);
+        return;
+      }
+      case Op.LENLEFT:
+        w.response(op, tag, ksock.hasCurrentMessage ? 1 : 0, [ksock.lenLeft()]);
+        return;
+      case Op.SEND: {
+        const id = ksock.send();
+        w.response(op, tag, 0, [id.networkId, id.serialNum]);
+        return;
+      }
+      case Op.DISCARD:
+        ksock.discard();
+        w.response(op, tag, 0);
+        return;
+      case Op.LASTSENT: {
+        const id = ksock.lastSent();
+        w.response(op, tag, 0, [id.networkId, id.serialNum]);
+        return;
+      }
+      case Op.MAXMSGS:
+        w.response(op, tag, 0, [ksock.setMaxMessages(word(payload, 0))]);
+        return;
+      case Op.NUMMSGS:
+        w.response(op, tag, 0, [ksock.numMessages()]);
+        return;
+      case Op.UNREPLIEDTO:
+        w.response(op, tag, 0, [ksock.unrepliedTo()]);
+        return;
+      case Op.MSGONLYONCE:
+        w.response(op, tag, 0, [ksock.msgOnlyOnce(tristate(word(payload, 0))) ? 1 : 0]);
+        return;
+      case Op.VERBOSE:
+        w.response(op, tag, 0, [ksock.verbose(tristate(word(payload, 0))) ? 1 : 0]);
+        return;
+      case Op.NEWDEVICE:
+        w.response(op, tag, 0, [ksock.newDevice()]);
+        return;
+      case Op.REPORTREPLIERBINDS:
+        w.response(op, tag, 0, [ksock.reportReplierBinds(tristate(word(payload, 0))) ? 1 : 0]);
+        return;
+      default:
+        this.fail(op, tag, 'ENOTTY');
+    }
+  }
+
+  private open(tag: number, payload: Uint8Array): void {
+    if (this.ksock !== undefined) throw new KbusError('EINVAL', 'this connection is already open');
+    const version = word(payload, 0);
+    const device = word(payload, 1);
+    const mode = word(payload, 2);
+    const pid = word(payload, 3);
+    if (version !== PROTOCOL_VERSION) {
+      throw new KbusError(
+        'EINVAL',
+        `protocol version ${version}, this daemon speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    const ksock = this.engine.open(device, mode & 3, pid);
+    this.ksock = ksock;
+    ksock.onReady = () => this.schedulePump();
+    this.writer.response(Op.OPEN, tag, 0, [ksock.id]);
+    this.log(`opened device ${device} mode ${mode & 3} pid ${pid}`);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Pushes STREAM messages while there is credit and room, then any armed POLL event. */
+  private pump(): void {
+    const ksock = this.ksock;
+    if (ksock === undefined || this.closed) return;
+    while (this.credit > 0 && !this.writer.blocked) {
+      if (this.writer.pending > PUSH_BATCH_BYTES) {
+        this.writer.flush();
+        continue;
+      }
+      const m = ksock.nextMessage();
+      if (m === undefined) break;
+      this.credit--;
+      this.writer.message(Op.MESSAGE, m);
+    }
+    if (this.armed !== 0) {
+      const ready = ksock.poll() & this.armed;
+      if (ready !== 0) {
+        this.armed = 0;
+        this.writer.event(Op.EVENT, [ready]);
+      }
+    }
+  }
+
+  /** The connection is gone: the seed's release. */
+  private release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ksock) {
+      this.log('released');
+      this.ksock.onReady = undefined;
+      this.ksock.close();
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Batches the frames one connection sends: frames are encoded straight into
+ * a shared slab and written to the socket once per batch, not once per
+ * frame. Honours backpressure: `blocked` is true from a write() that
+ * returned false until 'drain'.
+ */
+import type { Socket } from 'node:net';
+import {
+  encodedLength,
+  encodeMessage,
+  FRAME_HEADER_LENGTH,
+  type Message,
+  writeFrameHeader,
+} from '../wire/index.js';
+
+const SLAB = 64 * 1024;
+const MIN_LEFTOVER = 4 * 1024;
+
+export class FrameWriter {
+  private buf = Buffer.allocUnsafe(SLAB);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  private pos = 0;
+  private scheduled = false;
+  blocked = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly onDrain: () => void,
+  ) {
+    socket.on('drain', () => {
+      this.blocked = false;
+      this.onDrain();
+    });
+  }
+
+  /** Bytes encoded but not yet handed to the socket. */
+  get pending(): number {
+    return this.pos;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.flush();
+    if (n > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(Math.max(SLAB, n));
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    }
+  }
+
+  /** A response: status, then u32 words, then optional bytes. */
+  response(
+    op: number,
+    tag: number,
+    status: number,
+    words: readonly number[] = [],
+    tail?: Uint8Array,
+  ): void {
+    const failed = status < 0;
+    const payload = 4 + (failed ? 0 : 4 * words.length + (tail?.length ?? 0));
+    this.reserve(FRAME_HEADER_LENGTH + payload);
+    let at = writeFrameHeader(this.view, this.pos, payload, op, tag);
+    this.view.setInt32(at, status, true);
+    at += 4;
+    if (!failed) {
+      for (const word of words) {
+        this.view.setUint32(at, word >>> 0, true);
+        at += 4;
+      }
+      if (tail) {
+        this.buf.set(tail, at);
+        at += tail.length;
+      }
+    }
+    this.pos = at;
+    this.schedule();
+  }
+
+  /**
+   * A response whose result is `prefixWords` then whole messages (NEXTREAD,
+   * NEXTREADS), each encoded in place.
+   */
+  messagesResponse(
+    op: number,
+    tag: number,
+    prefixWords: readonly number[],
+    messages: readonly Message[],
+  ): void {
+    let payload = 4 + 4 * prefixWords.length;
+    for (const m of messages) payload += encodedLength(m);
+    this.reserve(FRAME_HEADER_LENGTH + payload);
+    let at = writeFrameHeader(this.view, this.pos, payload, op, tag);
+    this.view.setInt32(at, 0, true);
+    at += 4;
+    for (const word of prefixWords) {
+      this.view.setUint32(at, word >>> 0, true);
+      at += 4;
+    }
+    for (const m of messages) {
+      encodeMessage(m, true, this.buf, at);
+      at += encodedLength(m);
+    }
+    this.pos = at;
+    this.schedule();
+  }
+
+  /** An unsolicited frame (tag 0): EVENT words or a MESSAGE. */
+  event(op: number, words: readonly number[]): void {
+    this.reserve(FRAME_HEADER_LENGTH + 4 * words.length);
+    let at = writeFrameHeader(this.view, this.pos, 4 * words.length, op, 0);
+    for (const word of words) {
+      this.view.setUint32(at, word >>> 0, true);
+      at += 4;
+    }
+    this.pos = at;
+    this.schedule();
+  }
+
+  message(op: number, message: Message): void {
+    const length = encodedLength(message);
+    this.reserve(FRAME_HEADER_LENGTH + length);
+    const at = writeFrameHeader(this.view, this.pos, length, op, 0);
+    encodeMessage(message, true, this.buf, at);
+    this.pos = at + length;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Hands what is encoded to the socket now. */
+  flush(): void {
+    if (this.pos === 0 || this.socket.destroyed) {
+      this.pos = 0;
+      return;
+    }
+    const out = this.buf.subarray(0, this.pos);
+    // The socket keeps `out`; carry on in the rest of the slab if enough is left.
+    const rest = this.buf.length - this.pos;
+    if (rest >= MIN_LEFTOVER) {
+      this.buf = this.buf.subarray(this.pos);
+    } else {
+      this.buf = Buffer.allocUnsafe(SLAB);
+    }
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.pos = 0;
+    if (!this.socket.write(out)) this.blocked = true;
+  }
+}
