@@ -4,3 +4,4 @@ export * from './constants.js';
 export * from './errno.js';
 export * from './message.js';
 export * from './names.js';
+export * from './frame.js';
