@@ -1,0 +1,49 @@
+/**
+ * The benchmark (`npm run bench`). Each section prints a heading and its
+ * figures as it goes; figures with a floor from the issue say PASS or FAIL.
+ * A missed floor does not fail the run (machines are noisy); a message
+ * lost or garbled does (exit code 1).
+ */
+import os from 'node:os';
+import { engineSection } from './engine.js';
+import { type Check, heading } from './harness.js';
+
+interface Section {
+  readonly title: string;
+  readonly run: () => Check[];
+}
+
+const sections: Section[] = [{ title: 'In-process engine', run: engineSection }];
+
+function main(): void {
+  const cpus = os.cpus();
+  heading('Machine');
+  console.log(`  cpu:   ${cpus[0]?.model ?? 'unknown'}`);
+  console.log(`  cores: ${cpus.length}`);
+  console.log(`  node:  ${process.version} (${process.platform} ${process.arch})`);
+  console.log(
+    `  load:  ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (1, 5, 15 min)`,
+  );
+
+  const started = performance.now();
+  const checks: Check[] = [];
+  for (const section of sections) {
+    heading(section.title);
+    const t0 = performance.now();
+    checks.push(...section.run());
+    console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+
+  heading('Summary');
+  const failed = checks.filter((c) => !c.pass);
+  const lost = failed.filter((c) => c.kind === 'verify');
+  console.log(`  ${checks.length - failed.length} of ${checks.length} checks passed`);
+  for (const c of failed) console.log(`  FAIL: ${c.label}`);
+  console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (lost.length > 0) process.exitCode = 1;
+}
+
+main();
