@@ -41,7 +41,7 @@ export class MessageAssembler {
 
   /** True once the final end guard has been written and checked. */
   get finished(): boolean {
-    return this.total > 0 && this.filled === this.total;
+    return this.message !== undefined;
   }
 
   /** Bytes written so far. */
