@@ -3,7 +3,7 @@
  * engine operation it names (protocol.md "Operations") and answers it, in
  * order, exactly once; pushes STREAM messages and POLL events.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Engine, Ksock } from '../engine/index.js';
 import {
   decodeName,
@@ -74,7 +74,7 @@ export class Connection {
 
   constructor(
     private readonly engine: Engine,
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     private readonly options: ConnectionOptions,
     index: number,
   ) {
@@ -86,6 +86,11 @@ export class Connection {
       this.pump();
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => {
+      // The client finished: release, and finish our side too.
+      this.release();
+      socket.end();
+    });
     socket.on('close', () => this.release());
     socket.on('error', (err) => {
       this.log(`socket error: ${err.message}`);

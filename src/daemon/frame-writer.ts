@@ -4,7 +4,7 @@
  * frame. Honours backpressure: `blocked` is true from a write() that
  * returned false until 'drain'.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   encodedLength,
   encodeMessage,
@@ -24,7 +24,7 @@ export class FrameWriter {
   blocked = false;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     private readonly onDrain: () => void,
   ) {
     socket.on('drain', () => {

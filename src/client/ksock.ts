@@ -1,0 +1,515 @@
+/**
+ * The client API: one Ksock, over a socket to kbusd or over an in-process
+ * engine (through the daemon's own connection handler, so that the two
+ * behave identically). Every device operation is a method; on top of them,
+ * `request()` that resolves with the reply, `receive()` and async iteration
+ * of incoming messages, typed messages, AbortSignal and timeouts.
+ */
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Connection } from '../daemon/connection.js';
+import { defaultSocketPath } from '../daemon/socket-path.js';
+import { Deque } from '../engine/deque.js';
+import { Engine } from '../engine/engine.js';
+import { idKey } from '../engine/ksock.js';
+import {
+  decodeMessage,
+  Flags,
+  KbusError,
+  type Message,
+  type MessageId,
+  MIN_FRAME_LENGTH,
+  makeMessage,
+  Op,
+  PROTOCOL_VERSION,
+  QUERY,
+} from '../wire/index.js';
+import { Channel, type Result } from './channel.js';
+import { memoryPair } from './memory-pair.js';
+import {
+  classify,
+  type Data,
+  type KbusMessage,
+  type Outgoing,
+  type Reply,
+  type Status,
+  toBytes,
+  toMessageInit,
+} from './messages.js';
+
+export type Mode = 'r' | 'w' | 'rw';
+
+export interface OpenOptions {
+  /** Device index (default 0). */
+  device?: number;
+  /** 'r' (listen only), 'w' or 'rw' (default). */
+  mode?: Mode;
+  /** Reported in the bindings list (default this process's pid). */
+  pid?: number;
+}
+
+export interface ConnectOptions extends OpenOptions {
+  /** kbusd's socket (default `$KBUS_SOCKET`, else the daemon's default path). */
+  socket?: string;
+}
+
+export interface WaitOptions {
+  /** Gives up when aborted (rejecting with the signal's reason). */
+  signal?: AbortSignal;
+  /** Gives up after this many milliseconds (rejecting with a TimeoutError). */
+  timeout?: number;
+}
+
+export interface SendOptions {
+  /** Ksock id of the replier a stateful request must reach. */
+  to?: number;
+  /** Extra flags (URGENT, ALL_OR_FAIL, ALL_OR_WAIT, user bits). */
+  flags?: number;
+}
+
+const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
+/** Stream credit kept while an iterator runs; one per waiting receive(). */
+const ITERATOR_WINDOW = 64;
+const REPLY_WINDOW = 16;
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function waitOn<T>(
+  register: (waiter: Waiter<T>) => () => void,
+  options: WaitOptions | undefined,
+): Promise<T> {
+  const signals: AbortSignal[] = [];
+  if (options?.signal) signals.push(options.signal);
+  if (options?.timeout !== undefined) signals.push(AbortSignal.timeout(options.timeout));
+  const signal =
+    signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    let unregister = () => {};
+    const onAbort = () => {
+      unregister();
+      reject(signal!.reason);
+    };
+    unregister = register({
+      resolve: (value) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      reject: (error) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+let sharedEngine: Engine | undefined;
+
+/** The process's default in-process bus, made on first use. */
+export function defaultEngine(): Engine {
+  sharedEngine ??= new Engine();
+  return sharedEngine;
+}
+
+export class Ksock implements AsyncIterable<KbusMessage> {
+  private readonly channel: Channel;
+  private readonly inbox = new Deque<KbusMessage>();
+  private readonly receivers = new Deque<Waiter<KbusMessage>>();
+  private readonly replyWaiters = new Map<string, Waiter<Reply | Status>>();
+  private readonly pollWaiters: Waiter<number>[] = [];
+  private iterators = 0;
+  private credit = 0;
+  private granting = false;
+  private id_ = 0;
+  private device_ = 0;
+
+  private constructor(stream: Duplex) {
+    this.channel = new Channel(stream, {
+      onMessage: (message) => this.onMessage(message),
+      onEvent: (mask) => {
+        for (const waiter of this.pollWaiters.splice(0)) waiter.resolve(mask);
+      },
+      onClose: () => this.onClose(),
+    });
+  }
+
+  /** Connects to kbusd and opens a Ksock on one of its devices. */
+  static async connect(options: ConnectOptions = {}): Promise<Ksock> {
+    const path = options.socket ?? defaultSocketPath();
+    const socket = netConnect(path);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+          reject(
+            new KbusError(
+              err.code,
+              `no kbusd is serving ${path}: start one with 'kbusd --socket ${path}'`,
+              {
+                cause: err,
+              },
+            ),
+          );
+        } else reject(err);
+      });
+    });
+    socket.setNoDelay?.(true);
+    return Ksock.openOn(socket, options);
+  }
+
+  /**
+   * Opens a Ksock on an in-process engine (by default the process's shared
+   * one): no daemon needed, same behaviour.
+   */
+  static async open(engine: Engine = defaultEngine(), options: OpenOptions = {}): Promise<Ksock> {
+    const [client, server] = memoryPair();
+    const maxFrameLength = MIN_FRAME_LENGTH + engine.options.maxMessageSize;
+    new Connection(engine, server, { maxFrameLength, log: undefined }, 0);
+    return Ksock.openOn(client, options);
+  }
+
+  private static async openOn(stream: Duplex, options: OpenOptions): Promise<Ksock> {
+    const ksock = new Ksock(stream);
+    const device = options.device ?? 0;
+    try {
+      const result = await ksock.channel.call(Op.OPEN, [
+        PROTOCOL_VERSION,
+        device,
+        MODE_BITS[options.mode ?? 'rw'],
+        options.pid ?? process.pid,
+      ]);
+      ksock.id_ = result.view.getUint32(0, true);
+      ksock.device_ = device;
+      return ksock;
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+  }
+
+  /** This Ksock's id (KSOCKID), known since it was opened. */
+  get id(): number {
+    return this.id_;
+  }
+
+  /** The device this Ksock is open on. */
+  get device(): number {
+    return this.device_;
+  }
+
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  // --- Sending ------------------------------------------------------------------
+
+  /** Sends a message (SENDMSG) and resolves with its id. */
+  async send(message: Outgoing | Message): Promise<MessageId> {
+    return idOf(await this.channel.sendMessage(makeMessage(toMessageInit(message))));
+  }
+
+  /** Sends an announcement. */
+  announce(name: string, data?: Data, options: SendOptions = {}): Promise<MessageId> {
+    return this.send({ name, data, to: options.to, flags: options.flags });
+  }
+
+  /**
+   * Sends a request and resolves with its reply, or with the status
+   * message KBUS sends instead (GoneAway, Ignored, Unbound, ...).
+   */
+  request(
+    name: string,
+    data?: Data,
+    options: SendOptions & WaitOptions = {},
+  ): Promise<Reply | Status> {
+    const message = makeMessage({
+      name,
+      data: toBytes(data),
+      to: options.to,
+      flags: ((options.flags ?? 0) | Flags.WANT_A_REPLY) >>> 0,
+    });
+    return waitOn<Reply | Status>((waiter) => {
+      let key: string | undefined;
+      let cancelled = false;
+      // Register for the reply the moment the send's result is decoded, before
+      // any later frame (the reply itself) can be.
+      this.channel
+        .sendMessage(message, (result) => {
+          if (cancelled) return;
+          key = idKey(idOf(result));
+          this.replyWaiters.set(key, waiter);
+        })
+        .catch((err: unknown) => waiter.reject(err));
+      this.demand(REPLY_WINDOW);
+      return () => {
+        cancelled = true;
+        if (key !== undefined) this.replyWaiters.delete(key);
+      };
+    }, options);
+  }
+
+  /** Replies to a request: same name, `to` its sender, `in_reply_to` its id. */
+  replyTo(request: Message, data?: Data, options: { flags?: number } = {}): Promise<MessageId> {
+    return this.send({
+      name: request.name,
+      to: request.from,
+      inReplyTo: request.id,
+      data,
+      flags: options.flags,
+    });
+  }
+
+  // --- Receiving ----------------------------------------------------------------
+
+  /** Waits for the next message. */
+  receive(options?: WaitOptions): Promise<KbusMessage> {
+    const ready = this.inbox.popFront();
+    if (ready) return Promise.resolve(ready);
+    return waitOn<KbusMessage>((waiter) => {
+      this.receivers.pushBack(waiter);
+      this.demand(this.receivers.length);
+      return () => {
+        this.receivers.removeWhere((w) => w === waiter);
+      };
+    }, options);
+  }
+
+  /** The next message if there is one now (NEXTREAD), else undefined; never waits. */
+  async next(): Promise<KbusMessage | undefined> {
+    const ready = this.inbox.popFront();
+    if (ready) return ready;
+    const result = await this.channel.call(Op.NEXTREAD, []);
+    const length = result.view.getUint32(0, true);
+    return length === 0 ? undefined : classify(decodeMessage(result.body.subarray(4, 4 + length)));
+  }
+
+  /** Messages as they arrive, until the Ksock closes or the loop breaks. */
+  [Symbol.asyncIterator](): AsyncIterator<KbusMessage> {
+    return this.messages()[Symbol.asyncIterator]();
+  }
+
+  /** Messages as they arrive, stopping when `signal` aborts. */
+  async *messages(options: { signal?: AbortSignal } = {}): AsyncGenerator<KbusMessage> {
+    this.iterators++;
+    try {
+      while (!this.closed && !options.signal?.aborted) {
+        this.demand(ITERATOR_WINDOW);
+        try {
+          yield await this.receive(options);
+        } catch (err) {
+          if (this.closed || options.signal?.aborted) return;
+          throw err;
+        }
+      }
+    } finally {
+      this.iterators--;
+    }
+  }
+
+  private onMessage(wire: Message): void {
+    this.credit = Math.max(0, this.credit - 1);
+    const message = classify(wire);
+    if (message.kind === 'reply' || message.kind === 'status') {
+      const key = idKey(message.inReplyTo);
+      const waiter = this.replyWaiters.get(key);
+      if (waiter) {
+        this.replyWaiters.delete(key);
+        waiter.resolve(message as Reply | Status);
+        this.topUp();
+        return;
+      }
+    }
+    const receiver = this.receivers.popFront();
+    if (receiver) receiver.resolve(message);
+    else this.inbox.pushBack(message);
+    this.topUp();
+  }
+
+  /** Keeps enough STREAM credit for what is waiting. */
+  private topUp(): void {
+    let want = this.receivers.length;
+    if (this.iterators > 0 && this.inbox.length < ITERATOR_WINDOW)
+      want = Math.max(want, ITERATOR_WINDOW);
+    if (this.replyWaiters.size > 0) want = Math.max(want, REPLY_WINDOW);
+    this.demand(want);
+  }
+
+  private demand(want: number): void {
+    if (this.credit >= want || this.granting || this.closed) return;
+    const add = want - this.credit;
+    this.credit = want;
+    this.granting = true;
+    this.channel.call(Op.STREAM, [add]).then(
+      () => {
+        this.granting = false;
+        this.topUp();
+      },
+      () => {
+        this.granting = false;
+      },
+    );
+  }
+
+  private onClose(): void {
+    const error = new KbusError('EBADF', 'the Ksock is closed');
+    for (let w = this.receivers.popFront(); w; w = this.receivers.popFront()) w.reject(error);
+    for (const w of this.replyWaiters.values()) w.reject(error);
+    this.replyWaiters.clear();
+    for (const w of this.pollWaiters.splice(0)) w.reject(error);
+  }
+
+  // --- Device operations ------------------------------------------------------------
+
+  bind(name: string, options: { replier?: boolean } = {}): Promise<void> {
+    return this.nameCall(Op.BIND, options.replier ?? false, name);
+  }
+
+  unbind(name: string, options: { replier?: boolean } = {}): Promise<void> {
+    return this.nameCall(Op.UNBIND, options.replier ?? false, name);
+  }
+
+  private async nameCall(op: number, replier: boolean, name: string): Promise<void> {
+    await this.channel.call(op, [replier ? 1 : 0, name.length], latin1(name));
+  }
+
+  /** REPLIER: the Ksock id bound as replier to exactly `name`, or 0. */
+  async replier(name: string): Promise<number> {
+    const result = await this.channel.call(Op.REPLIER, [name.length], latin1(name));
+    return result.view.getUint32(0, true);
+  }
+
+  /** WRITE: adds bytes to the message being written. */
+  async write(bytes: Uint8Array): Promise<number> {
+    return (await this.channel.call(Op.WRITE, [], bytes)).view.getUint32(0, true);
+  }
+
+  /** SEND: sends what was written. */
+  async sendWritten(): Promise<MessageId> {
+    return idOf(await this.channel.call(Op.SEND, []));
+  }
+
+  /** DISCARD */
+  async discard(): Promise<void> {
+    await this.channel.call(Op.DISCARD, []);
+  }
+
+  /** NEXTMSG: pops the next message for reading; its length, or 0. */
+  async nextMsg(): Promise<number> {
+    return (await this.channel.call(Op.NEXTMSG, [])).view.getUint32(0, true);
+  }
+
+  /** READ: up to `max` more bytes of the popped message. */
+  async read(max: number): Promise<Uint8Array> {
+    return (await this.channel.call(Op.READ, [max])).body.slice();
+  }
+
+  /** LENLEFT */
+  async lenLeft(): Promise<number> {
+    return (await this.channel.call(Op.LENLEFT, [])).view.getUint32(0, true);
+  }
+
+  /** KSOCKID, asked of the daemon. */
+  async ksockId(): Promise<number> {
+    return (await this.channel.call(Op.KSOCKID, [])).view.getUint32(0, true);
+  }
+
+  /** LASTSENT */
+  async lastSent(): Promise<MessageId> {
+    return idOf(await this.channel.call(Op.LASTSENT, []));
+  }
+
+  /** MAXMSGS: sets the queue limit (0 only asks); resolves with the limit in force. */
+  async maxMessages(requested = 0): Promise<number> {
+    return (await this.channel.call(Op.MAXMSGS, [requested])).view.getUint32(0, true);
+  }
+
+  /** NUMMSGS: messages queued in the daemon for this Ksock (not those already streamed here). */
+  async numMessages(): Promise<number> {
+    return (await this.channel.call(Op.NUMMSGS, [])).view.getUint32(0, true);
+  }
+
+  /** UNREPLIEDTO */
+  async unrepliedTo(): Promise<number> {
+    return (await this.channel.call(Op.UNREPLIEDTO, [])).view.getUint32(0, true);
+  }
+
+  /** MSGONLYONCE: set (true/false) or ask (undefined); resolves with the previous state. */
+  msgOnlyOnce(value?: boolean): Promise<boolean> {
+    return this.tristate(Op.MSGONLYONCE, value);
+  }
+
+  /** VERBOSE, for the whole device. */
+  verbose(value?: boolean): Promise<boolean> {
+    return this.tristate(Op.VERBOSE, value);
+  }
+
+  /** REPORTREPLIERBINDS, for the whole device. */
+  reportReplierBinds(value?: boolean): Promise<boolean> {
+    return this.tristate(Op.REPORTREPLIERBINDS, value);
+  }
+
+  private async tristate(op: number, value: boolean | undefined): Promise<boolean> {
+    const result = await this.channel.call(op, [value === undefined ? QUERY : value ? 1 : 0]);
+    return result.view.getUint32(0, true) !== 0;
+  }
+
+  /** NEWDEVICE: resolves with the new device's index. */
+  async newDevice(): Promise<number> {
+    return (await this.channel.call(Op.NEWDEVICE, [])).view.getUint32(0, true);
+  }
+
+  /** RESET (no effect). */
+  async reset(): Promise<void> {
+    await this.channel.call(Op.RESET, []);
+  }
+
+  /** POLL: the ready mask now (Poll.IN, Poll.OUT). */
+  async poll(): Promise<number> {
+    return (await this.channel.call(Op.POLL, [0])).view.getUint32(0, true);
+  }
+
+  /** Waits until any bit of `mask` is ready (POLL with a notification); resolves with the ready bits. */
+  waitReady(mask: number, options?: WaitOptions): Promise<number> {
+    return waitOn<number>((waiter) => {
+      this.pollWaiters.push(waiter);
+      void this.channel.call(Op.POLL, [mask]).catch(() => {});
+      return () => {
+        const i = this.pollWaiters.indexOf(waiter);
+        if (i >= 0) this.pollWaiters.splice(i, 1);
+      };
+    }, options);
+  }
+
+  /** The text of /proc/kbus/bindings. */
+  async bindings(): Promise<string> {
+    return Buffer.from((await this.channel.call(Op.BINDINGS, [])).body).toString();
+  }
+
+  /** The text of /proc/kbus/stats. */
+  async stats(): Promise<string> {
+    return Buffer.from((await this.channel.call(Op.STATS, [])).body).toString();
+  }
+
+  /** Closes the Ksock (the daemon releases it: unbinding, status messages). */
+  async close(): Promise<void> {
+    if (this.channel.closed) return;
+    this.channel.close();
+    await this.channel.done;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function idOf(result: Result): MessageId {
+  return { networkId: result.view.getUint32(0, true), serialNum: result.view.getUint32(4, true) };
+}
+
+function latin1(text: string): Uint8Array {
+  return Buffer.from(text, 'latin1');
+}

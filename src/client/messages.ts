@@ -1,0 +1,134 @@
+/**
+ * Typed messages for client code: Announcement, Request, Reply and Status
+ * (Kbus.txt "Types of message"), each carrying the seed's fields, and
+ * helpers for text and JSON data.
+ */
+import {
+  decodeReplierBindEvent,
+  Flags,
+  type Message,
+  type MessageId,
+  type MessageInit,
+  MessageNames,
+  makeMessage,
+  type NetworkAddress,
+  type ReplierBindEvent,
+} from '../wire/index.js';
+
+/** Message data as a client may give it: bytes, or a string sent as UTF-8. */
+export type Data = Uint8Array | string;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Bytes of `data` (a string becomes UTF-8). */
+export function toBytes(data: Data | undefined): Uint8Array | undefined {
+  return typeof data === 'string' ? encoder.encode(data) : data;
+}
+
+/** JSON text of `value` as UTF-8 bytes, for a message's data. */
+export function jsonData(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export type MessageKind = 'announcement' | 'request' | 'reply' | 'status';
+
+/** A message as received, with its kind and data helpers. */
+export abstract class KbusMessage implements Message {
+  abstract readonly kind: MessageKind;
+  readonly id: MessageId;
+  readonly inReplyTo: MessageId;
+  readonly to: number;
+  readonly from: number;
+  readonly origFrom: NetworkAddress;
+  readonly finalTo: NetworkAddress;
+  readonly extra: number;
+  readonly flags: number;
+  readonly name: string;
+  readonly data: Uint8Array;
+
+  constructor(message: Message) {
+    this.id = message.id;
+    this.inReplyTo = message.inReplyTo;
+    this.to = message.to;
+    this.from = message.from;
+    this.origFrom = message.origFrom;
+    this.finalTo = message.finalTo;
+    this.extra = message.extra;
+    this.flags = message.flags;
+    this.name = message.name;
+    this.data = message.data;
+  }
+
+  /** WANT_YOU_TO_REPLY: this copy is the one this Ksock must answer. */
+  get wantsYouToReply(): boolean {
+    return (this.flags & Flags.WANT_YOU_TO_REPLY) !== 0;
+  }
+
+  get isUrgent(): boolean {
+    return (this.flags & Flags.URGENT) !== 0;
+  }
+
+  get isSynthetic(): boolean {
+    return (this.flags & Flags.SYNTHETIC) !== 0;
+  }
+
+  /** The data as UTF-8 text. */
+  text(): string {
+    return decoder.decode(this.data);
+  }
+
+  /** The data parsed as JSON. */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+}
+
+/** A message for any listener, expecting no reply. */
+export class Announcement extends KbusMessage {
+  readonly kind = 'announcement';
+}
+
+/** A message wanting a reply (WANT_A_REPLY). */
+export class Request extends KbusMessage {
+  readonly kind = 'request';
+}
+
+/** A reply to a request (`inReplyTo` set). */
+export class Reply extends KbusMessage {
+  readonly kind = 'reply';
+}
+
+/** A message KBUS generated: `$.KBUS.*`, SYNTHETIC. */
+export class Status extends KbusMessage {
+  readonly kind = 'status';
+
+  /** The data of a `$.KBUS.ReplierBindEvent`, decoded (undefined for other status messages). */
+  get replierBindEvent(): ReplierBindEvent | undefined {
+    return this.name === MessageNames.REPLIER_BIND_EVENT
+      ? decodeReplierBindEvent(this.data)
+      : undefined;
+  }
+}
+
+/** Wraps a received message in the class of its kind. */
+export function classify(message: Message): KbusMessage {
+  if (message.flags & Flags.SYNTHETIC || message.name.startsWith('$.KBUS.'))
+    return new Status(message);
+  if (message.inReplyTo.networkId !== 0 || message.inReplyTo.serialNum !== 0)
+    return new Reply(message);
+  if (message.flags & Flags.WANT_A_REPLY) return new Request(message);
+  return new Announcement(message);
+}
+
+/** A message to send: the seed's fields, with data as bytes or text. */
+export interface Outgoing extends Omit<MessageInit, 'data'> {
+  data?: Data;
+}
+
+export function toMessageInit(message: Outgoing | Message): MessageInit {
+  const data = toBytes(message.data as Data | undefined);
+  return data === message.data ? (message as MessageInit) : { ...message, data };
+}
+
+export { makeMessage };
