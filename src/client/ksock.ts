@@ -119,7 +119,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   private readonly channel: Channel;
   private readonly inbox = new Deque<KbusMessage>();
   private readonly receivers = new Deque<Waiter<KbusMessage>>();
-  private readonly replyWaiters = new Map<string, Waiter<Reply | Status>>();
+  private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
   private readonly pollWaiters: Waiter<number>[] = [];
   private iterators = 0;
   private credit = 0;
@@ -233,7 +233,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
       flags: ((options.flags ?? 0) | Flags.WANT_A_REPLY) >>> 0,
     });
     return waitOn<Reply | Status>((waiter) => {
-      let key: string | undefined;
+      let key: string | number | undefined;
       let cancelled = false;
       // Register for the reply the moment the send's result is decoded, before
       // any later frame (the reply itself) can be.

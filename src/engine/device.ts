@@ -548,13 +548,11 @@ export class Device {
     this.unbindEvents.forgetKsock(ksock);
 
     // Requests it read and never answered: Ignored (newest first, as kbus.c).
-    for (let i = ksock.unreplied.length - 1; i >= 0; i--) {
-      const request = ksock.unreplied[i]!;
+    for (const request of ksock.takeUnreplied()) {
       if (request.from !== ksock.id) {
         this.pushStatus(ksock.id, request.from, request.id, MessageNames.REPLIER_IGNORED);
       }
     }
-    ksock.unreplied.length = 0;
     this.ksocks.delete(ksock.id);
     if (this.verbose) this.debug(`${ksock.id} released`);
     this.roomMayHaveAppeared();

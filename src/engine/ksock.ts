@@ -38,13 +38,16 @@ export interface QueuedMessage {
 
 /** A Request this Ksock has read and must still reply to. */
 export interface UnrepliedRequest {
+  /** Order of reading, to answer the newest first as kbus.c does. */
+  readonly seq: number;
   readonly id: MessageId;
   readonly from: number;
   readonly name: string;
 }
 
-export function idKey(id: MessageId): string {
-  return `${id.networkId}:${id.serialNum}`;
+/** A map key for a message id: the serial number alone for local ids (the common case). */
+export function idKey(id: MessageId): string | number {
+  return id.networkId === 0 ? id.serialNum : `${id.networkId}:${id.serialNum}`;
 }
 
 /** kbus.c kbus_next_size: how the outstanding-request array grows. */
@@ -70,13 +73,15 @@ export class Ksock {
   /** @internal The message of a SEND that returned EAGAIN (ALL_OR_WAIT), still being sent. */
   pending: Message | undefined;
   /** @internal Requests sent, awaiting a reply: id key to count. */
-  readonly outstanding = new Map<string, number>();
+  readonly outstanding = new Map<string | number, number>();
   /** @internal */ outstandingCount = 0;
   /** @internal kbus.c's array size and high-water mark, for /proc/kbus/stats. */
   outstandingSize = 16;
   /** @internal */ outstandingMax = 0;
-  /** @internal Requests read and not yet replied to, oldest first. */
-  readonly unreplied: UnrepliedRequest[] = [];
+  /** @internal Requests read and not yet replied to, by id (a list for the rare repeated id). */
+  private readonly unreplied = new Map<string | number, UnrepliedRequest[]>();
+  private unrepliedCount = 0;
+  private unrepliedSeq = 0;
   /** @internal */ maxUnreplied = 0;
   /** @internal */ reading:
     | { item: QueuedMessage; bytes: Uint8Array | undefined; offset: number }
@@ -294,7 +299,7 @@ export class Ksock {
   /** UNREPLIEDTO: Requests read and still owed a reply. */
   unrepliedTo(): number {
     this.checkOpen();
-    return this.unreplied.length;
+    return this.unrepliedCount;
   }
 
   /** MSGONLYONCE: receive each message once only; undefined only asks. Returns the previous state. */
@@ -382,20 +387,38 @@ export class Ksock {
 
   /** @internal */
   replyNeeded(message: Message): void {
-    this.unreplied.push({ id: message.id, from: message.from, name: message.name });
-    if (this.unreplied.length > this.maxUnreplied) this.maxUnreplied = this.unreplied.length;
+    const key = idKey(message.id);
+    const entry = {
+      seq: this.unrepliedSeq++,
+      id: message.id,
+      from: message.from,
+      name: message.name,
+    };
+    const list = this.unreplied.get(key);
+    if (list) list.push(entry);
+    else this.unreplied.set(key, [entry]);
+    this.unrepliedCount++;
+    if (this.unrepliedCount > this.maxUnreplied) this.maxUnreplied = this.unrepliedCount;
   }
 
   /** @internal */
   replyNowSent(id: MessageId): void {
-    // kbus.c keeps this list newest first and removes the first match.
-    for (let i = this.unreplied.length - 1; i >= 0; i--) {
-      const u = this.unreplied[i]!;
-      if (u.id.networkId === id.networkId && u.id.serialNum === id.serialNum) {
-        this.unreplied.splice(i, 1);
-        return;
-      }
-    }
+    const key = idKey(id);
+    const list = this.unreplied.get(key);
+    if (list === undefined) return;
+    // kbus.c removes the newest matching entry.
+    list.pop();
+    if (list.length === 0) this.unreplied.delete(key);
+    this.unrepliedCount--;
+  }
+
+  /** @internal Every request still owed a reply, newest first, forgetting them all. */
+  takeUnreplied(): UnrepliedRequest[] {
+    const all: UnrepliedRequest[] = [];
+    for (const list of this.unreplied.values()) all.push(...list);
+    this.unreplied.clear();
+    this.unrepliedCount = 0;
+    return all.sort((a, b) => b.seq - a.seq);
   }
 
   private checkOpen(): void {

@@ -41,7 +41,7 @@ export function statsText(devices: readonly Device[]): string {
       const finished = sending || ksock.assembler.finished;
       out += `    ksock ${ksock.id} last msg ${ksock.lastSentId.networkId}:${ksock.lastSentId.serialNum} queue ${ksock.queue.length} of ${ksock.maxMessages}\n`;
       out += `      read byte ${read} of ${total}, wrote byte ${progress.pos} of ${progress.part} (${finished ? '' : 'not '}finished), ${sending ? '' : 'not '}sending\n`;
-      out += `      outstanding requests ${ksock.outstandingCount} (size ${ksock.outstandingSize}, max ${ksock.outstandingMax}), unsent replies ${ksock.unreplied.length} (max ${ksock.maxUnreplied})\n`;
+      out += `      outstanding requests ${ksock.outstandingCount} (size ${ksock.outstandingSize}, max ${ksock.outstandingMax}), unsent replies ${ksock.unrepliedTo()} (max ${ksock.maxUnreplied})\n`;
     }
   }
   return out;

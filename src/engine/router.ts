@@ -25,13 +25,21 @@ export interface Route<K> {
   readonly listeners: readonly Binding<K>[];
 }
 
-enum Specificity {
-  Star = 1,
-  Percent = 2,
-  Exact = 3,
+/** How specific a replier binding is: exact beats `%` beats `*`. */
+const Specificity = { Star: 1, Percent: 2, Exact: 3 } as const;
+type Specificity = (typeof Specificity)[keyof typeof Specificity];
+
+interface RouteBuilder<K> {
+  replier: Binding<K> | undefined;
+  rank: number;
+  prefix: number;
+  listeners: Binding<K>[];
 }
 
-const MAX_CACHED_ROUTES = 10_000;
+const NO_LISTENERS: readonly never[] = Object.freeze([]);
+
+/** Routes kept per cache generation; two generations are kept. */
+const ROUTES_PER_GENERATION = 32_768;
 
 export class Router<K> {
   private readonly exact = new Map<string, Binding<K>[]>();
@@ -41,7 +49,10 @@ export class Router<K> {
   private readonly repliers = new Map<string, Binding<K>>();
   /** Every binding, oldest first (kbus.c lists the newest first). */
   private readonly all = new Set<Binding<K>>();
-  private readonly cache = new Map<string, Route<K>>();
+  // A two-generation cache: when the newer map fills it becomes the older
+  // one, so eviction is O(1) and names in use stay cached.
+  private cache = new Map<string, Route<K>>();
+  private olderCache = new Map<string, Route<K>>();
 
   get size(): number {
     return this.all.size;
@@ -59,7 +70,7 @@ export class Router<K> {
     else map.set(key, [binding]);
     if (binding.isReplier) this.repliers.set(binding.name, binding);
     this.all.add(binding);
-    this.cache.clear();
+    this.forgetRoutes();
   }
 
   remove(binding: Binding<K>): void {
@@ -71,7 +82,7 @@ export class Router<K> {
     if (binding.isReplier && this.repliers.get(binding.name) === binding) {
       this.repliers.delete(binding.name);
     }
-    this.cache.clear();
+    this.forgetRoutes();
   }
 
   /** The first binding of `ksock` with exactly this name and kind (UNBIND must match exactly). */
@@ -95,50 +106,66 @@ export class Router<K> {
   /** Who should receive a message named `name` (a plain, valid name). */
   route(name: string): Route<K> {
     let route = this.cache.get(name);
-    if (route === undefined) {
-      route = this.compute(name);
-      if (this.cache.size >= MAX_CACHED_ROUTES) this.cache.clear();
-      this.cache.set(name, route);
+    if (route !== undefined) return route;
+    route = this.olderCache.get(name) ?? this.compute(name);
+    if (this.cache.size >= ROUTES_PER_GENERATION) {
+      this.olderCache = this.cache;
+      this.cache = new Map();
     }
+    this.cache.set(name, route);
     return route;
   }
 
+  private forgetRoutes(): void {
+    if (this.cache.size > 0) this.cache = new Map();
+    if (this.olderCache.size > 0) this.olderCache = new Map();
+  }
+
   private compute(name: string): Route<K> {
-    const listeners: Binding<K>[] = [];
-    let replier: Binding<K> | undefined;
-    let replierRank = 0;
-    let replierPrefix = -1;
-    const consider = (list: Binding<K>[] | undefined, rank: Specificity, prefix: number) => {
-      if (!list) return;
-      for (const b of list) {
-        if (!b.isReplier) {
-          listeners.push(b);
-        } else if (rank > replierRank || (rank === replierRank && prefix > replierPrefix)) {
-          // Kbus.txt: '$.Fred.Jim' beats '$.Fred.%' beats '$.Fred.*'; between
-          // two '*' wildcards the longer (more specific) one wins.
-          replier = b;
-          replierRank = rank;
-          replierPrefix = prefix;
-        }
-      }
-    };
-    consider(this.exact.get(name), Specificity.Exact, name.length);
+    const found: RouteBuilder<K> = { replier: undefined, rank: 0, prefix: -1, listeners: [] };
+    collect(found, this.exact.get(name), Specificity.Exact, name.length);
     const lastDot = name.lastIndexOf('.');
     if (this.percent.size > 0 && lastDot > 0) {
-      consider(this.percent.get(name.slice(0, lastDot + 1)), Specificity.Percent, lastDot);
+      collect(found, this.percent.get(name.slice(0, lastDot + 1)), Specificity.Percent, lastDot);
     }
     if (this.star.size > 0) {
-      for (let dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) {
-        if (dot === name.length - 1) break;
-        consider(this.star.get(name.slice(0, dot + 1)), Specificity.Star, dot);
+      for (
+        let dot = name.indexOf('.');
+        dot >= 0 && dot < name.length - 1;
+        dot = name.indexOf('.', dot + 1)
+      ) {
+        collect(found, this.star.get(name.slice(0, dot + 1)), Specificity.Star, dot);
       }
     }
-    return { replier, listeners };
+    return {
+      replier: found.replier,
+      listeners: found.listeners.length > 0 ? found.listeners : NO_LISTENERS,
+    };
   }
 
   private slot(name: string): [Map<string, Binding<K>[]>, string] {
     if (!isWildcardName(name)) return [this.exact, name];
     const key = name.slice(0, -1);
     return name.endsWith('*') ? [this.star, key] : [this.percent, key];
+  }
+}
+
+function collect<K>(
+  found: RouteBuilder<K>,
+  list: readonly Binding<K>[] | undefined,
+  rank: Specificity,
+  prefix: number,
+): void {
+  if (list === undefined) return;
+  for (const b of list) {
+    if (!b.isReplier) {
+      found.listeners.push(b);
+    } else if (rank > found.rank || (rank === found.rank && prefix > found.prefix)) {
+      // Kbus.txt: '$.Fred.Jim' beats '$.Fred.%' beats '$.Fred.*'; between
+      // two '*' wildcards the longer (more specific) one wins.
+      found.replier = b;
+      found.rank = rank;
+      found.prefix = prefix;
+    }
   }
 }
