@@ -151,6 +151,7 @@ export class Ksock {
 
   /** DISCARD: throws away the message being written, or a pending send. */
   discard(): void {
+    this.checkOpen();
     this.assembler.reset();
     this.device.abandonPending(this);
   }
@@ -172,6 +173,7 @@ export class Ksock {
 
   /** LASTSENT: the id of the last message this Ksock sent (or tried to). */
   lastSent(): MessageId {
+    this.checkOpen();
     return this.lastSentId;
   }
 
@@ -202,6 +204,7 @@ export class Ksock {
 
   /** LENLEFT: bytes of the popped message still to read (0 if none). */
   lenLeft(): number {
+    this.checkOpen();
     const reading = this.reading;
     if (reading === undefined) return 0;
     const total = entireMessageLength(
@@ -269,6 +272,7 @@ export class Ksock {
 
   /** KSOCKID */
   ksockId(): number {
+    this.checkOpen();
     return this.id;
   }
 
