@@ -145,15 +145,14 @@ export class Ksock implements AsyncIterable<KbusMessage> {
       socket.once('connect', resolve);
       socket.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-          reject(
-            new KbusError(
-              err.code,
-              `no kbusd is serving ${path}: start one with 'kbusd --socket ${path}'`,
-              {
-                cause: err,
-              },
-            ),
+          // Not a bus error: say what to do, keep the system's code.
+          const error = new Error(
+            `no kbusd is serving ${path}: start one with 'kbusd --socket ${path}'`,
+            {
+              cause: err,
+            },
           );
+          reject(Object.assign(error, { code: err.code }));
         } else reject(err);
       });
     });

@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { Flags } from '../../wire/index.js';
+import {
+  CliError,
+  colours,
+  ExitCode,
+  type GlobalOptions,
+  messageData,
+  openKsock,
+  parseInteger,
+} from '../common.js';
+import { messageJson, messageLine } from '../format.js';
+import { addDataOptions, sendFlags } from './send.js';
+
+export function registerRequest(program: Command, globals: () => GlobalOptions): void {
+  addDataOptions(
+    program
+      .command('request')
+      .description('send a request and print the reply (or the status message KBUS sends instead)')
+      .argument('<name>', 'message name')
+      .argument('[data]', 'request data (default: standard input when it is not a terminal)')
+      .option('--to <ksock>', 'stateful request: only this replier may answer (EPIPE otherwise)')
+      .option('-t, --timeout <seconds>', 'give up after this long (exit 110)'),
+  )
+    .addHelpText(
+      'after',
+      `
+The reply is printed like 'kbus listen' prints messages. The exit code is 0 for
+a reply, 1 for a status message ($.KBUS.Replier.GoneAway and so on).
+
+Examples:
+  kbus request '$.Sensors.Kitchen.Temperature'
+  kbus request --timeout 2 --json '$.Service.Echo' hello
+  kbus request --to 7 '$.Session.Next'`,
+    )
+    .action(
+      async (name: string, data: string | undefined, options: Record<string, string | boolean>) => {
+        const g = globals();
+        const bytes = await messageData(data, options);
+        const flags = sendFlags(options);
+        if (flags & Flags.ALL_OR_WAIT)
+          throw new CliError('--all-or-wait is not supported for requests', ExitCode.USAGE);
+        const to = options.to === undefined ? undefined : parseInteger(String(options.to), '--to');
+        const timeout = options.timeout === undefined ? undefined : Number(options.timeout) * 1000;
+        if (timeout !== undefined && !(timeout > 0))
+          throw new CliError('--timeout takes a number of seconds above 0', ExitCode.USAGE);
+        const ksock = await openKsock(g);
+        try {
+          const reply = await ksock.request(name, bytes, { to, flags, timeout });
+          process.stdout.write(`${g.json ? messageJson(reply) : messageLine(reply, colours())}\n`);
+          if (reply.kind === 'status') process.exitCode = ExitCode.FAILURE;
+        } finally {
+          await ksock.close();
+        }
+      },
+    );
+}

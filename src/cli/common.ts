@@ -1,0 +1,122 @@
+/**
+ * What every `kbus` subcommand shares: finding the daemon, opening a
+ * Ksock, reading message data, colours, and turning errors into clear
+ * messages and exit codes.
+ */
+import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import pc from 'picocolors';
+import { Ksock, type Mode } from '../client/index.js';
+import { defaultSocketPath } from '../daemon/socket-path.js';
+import { KbusError } from '../wire/index.js';
+import type { Colours } from './format.js';
+
+export interface GlobalOptions {
+  socket?: string;
+  device: number;
+  json?: boolean;
+}
+
+/** Exit codes: 0 success; a KBUS error exits with its errno; these otherwise. */
+export const ExitCode = {
+  OK: 0,
+  /** A bad command line (EX_USAGE). */
+  USAGE: 64,
+  /** A wait ran out (ETIMEDOUT). */
+  TIMEOUT: 110,
+  /** Something else went wrong. */
+  FAILURE: 1,
+} as const;
+
+/** An error the user can act on, with the exit code to use. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.FAILURE,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function socketPath(options: GlobalOptions): string {
+  return options.socket ?? defaultSocketPath();
+}
+
+/** Opens a Ksock on the daemon the options name. */
+export function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
+  return Ksock.connect({ socket: socketPath(options), device: options.device, mode });
+}
+
+/** Colours only when stdout is a terminal (and NO_COLOR is not set). */
+export function colours(stream: NodeJS.WriteStream = process.stdout): Colours {
+  const on = stream.isTTY === true && !process.env.NO_COLOR;
+  const c = pc.createColors(on);
+  return { kind: c.cyan, name: c.bold, dim: c.dim, error: c.red };
+}
+
+export function parseInteger(value: string, what: string, min = 0, max = 0xffffffff): number {
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(value))
+    throw new CliError(`${what} must be a whole number, not '${value}'`, ExitCode.USAGE);
+  const n = Number(value);
+  if (n < min || n > max)
+    throw new CliError(`${what} must be from ${min} to ${max}, not ${value}`, ExitCode.USAGE);
+  return n;
+}
+
+export function parseHex(text: string): Uint8Array {
+  const clean = text.replace(/^0x/i, '').replace(/[\s:]/g, '');
+  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {
+    throw new CliError(`'${text}' is not hex (two digits per byte, e.g. 0a1b2c)`, ExitCode.USAGE);
+  }
+  return Uint8Array.from(Buffer.from(clean, 'hex'));
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Message data from the argument, `--file`, or standard input (when no
+ * argument is given and stdin is not a terminal); `--hex` reads hex.
+ */
+export async function messageData(
+  argument: string | undefined,
+  options: { file?: string; hex?: boolean },
+): Promise<Uint8Array | undefined> {
+  if (argument !== undefined && options.file !== undefined) {
+    throw new CliError('give the data as an argument or with --file, not both', ExitCode.USAGE);
+  }
+  let raw: Uint8Array | undefined;
+  if (options.file !== undefined) {
+    raw = options.file === '-' ? await readStdin() : await readFile(options.file);
+  } else if (argument !== undefined) {
+    raw = options.hex ? undefined : Buffer.from(argument);
+    if (options.hex) return parseHex(argument);
+  } else if (!process.stdin.isTTY) {
+    raw = await readStdin();
+  }
+  if (raw !== undefined && options.hex) return parseHex(Buffer.from(raw).toString());
+  return raw;
+}
+
+/** A one-line description of an error, with the KBUS meaning of its errno. */
+export function describeError(err: unknown): { text: string; exitCode: number } {
+  if (err instanceof CliError) return { text: err.message, exitCode: err.exitCode };
+  if (err instanceof KbusError) {
+    const meaning = err.kbusMeaning ? `: ${err.kbusMeaning}` : '';
+    return { text: `${err.code} (error ${err.errno})${meaning}`, exitCode: err.errno };
+  }
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return { text: 'timed out waiting', exitCode: ExitCode.TIMEOUT };
+  }
+  if (err instanceof Error) {
+    // System errors (no daemon at the socket, say) exit with their errno too.
+    const code = (err as NodeJS.ErrnoException).code;
+    const errno = code ? (constants.errno as Record<string, number>)[code] : undefined;
+    return { text: err.message, exitCode: errno ?? ExitCode.FAILURE };
+  }
+  return { text: String(err), exitCode: ExitCode.FAILURE };
+}
