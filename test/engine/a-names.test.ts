@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, encodeMessage, Flags, makeMessage } from '../../src/index.js';
+import { Engine, encodeMessage, Flags, makeMessage } from './api.js';
 import { assertEmpty, drain, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
 
 // Names that break `name := '$.' [ word '.' ]+ ( word | '*' | '%' )`, with

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock, MessageNames } from '../../src/index.js';
+import { Engine, Flags, type Ksock, MessageNames } from './api.js';
 import { assertEmpty, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
 
 describe('one replier per name', () => {

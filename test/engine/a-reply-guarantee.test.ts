@@ -11,7 +11,7 @@ import {
   type Message,
   type MessageId,
   MessageNames,
-} from '../../src/index.js';
+} from './api.js';
 import {
   assertEmpty,
   drain,

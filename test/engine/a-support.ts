@@ -11,7 +11,7 @@ import {
   type Message,
   type MessageId,
   type MessageInit,
-} from '../../src/index.js';
+} from './api.js';
 
 /** Asserts that `fn` throws a KbusError whose `.code` is `code`. */
 export function throwsCode(fn: () => unknown, code: ErrnoName): void {

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeMessage, Engine, Flags, MessageNames } from '../../src/index.js';
+import { decodeMessage, Engine, Flags, MessageNames } from './api.js';
 import { assertEmpty, drain, next, sendRequest, throwsCode } from './a-support.js';
 
 describe('UNBIND must match exactly', () => {

@@ -13,7 +13,7 @@ import {
   MessageNames,
   makeMessage,
   OpenMode,
-} from '../../src/index.js';
+} from './api.js';
 import { ascii, drain, nextOf, throwsCode } from './b-support.js';
 
 const POLLIN = 0x1;

@@ -15,7 +15,7 @@ import {
   type Message,
   MessageNames,
   OpenMode,
-} from '../../src/index.js';
+} from './api.js';
 import { drain, nextOf, throwsCode } from './b-support.js';
 
 const EVENT = MessageNames.REPLIER_BIND_EVENT;

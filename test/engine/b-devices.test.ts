@@ -14,7 +14,7 @@ import {
   MAX_DEVICES,
   makeMessage,
   OpenMode,
-} from '../../src/index.js';
+} from './api.js';
 import { nextOf, throwsCode } from './b-support.js';
 
 describe('independent devices', () => {

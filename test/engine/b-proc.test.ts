@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, encodeMessage, Flags, makeMessage, OpenMode } from '../../src/index.js';
+import { Engine, encodeMessage, Flags, makeMessage, OpenMode } from './api.js';
 import { ascii, throwsCode } from './b-support.js';
 
 const HEADER =

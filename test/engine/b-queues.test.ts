@@ -13,7 +13,7 @@ import {
   Flags,
   makeMessage,
   OpenMode,
-} from '../../src/index.js';
+} from './api.js';
 import { ascii, drain, nextOf, throwsCode } from './b-support.js';
 
 describe('MAXMSGS and NUMMSGS', () => {

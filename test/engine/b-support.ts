@@ -2,7 +2,7 @@
  * Small helpers shared by the part B engine tests (no tests here).
  */
 import assert from 'node:assert/strict';
-import { type ErrnoName, KbusError, type Ksock, type Message } from '../../src/index.js';
+import { type ErrnoName, KbusError, type Ksock, type Message } from './api.js';
 
 /** Asserts that `fn` throws a KbusError whose code is `code`. */
 export function throwsCode(fn: () => unknown, code: ErrnoName, what?: string): void {

@@ -16,7 +16,7 @@ import {
   type MessageId,
   makeMessage,
   OpenMode,
-} from '../../src/index.js';
+} from './api.js';
 import { ascii, nextOf, setWord, throwsCode } from './b-support.js';
 
 function pair() {
