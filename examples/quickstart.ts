@@ -1,29 +1,24 @@
 // Run with: npm run build && node dist/examples/quickstart.js
-import { Engine, Flags } from '../src/index.js';
+import { Engine, Ksock } from '../src/index.js';
 
-const bus = new Engine(); // one device, /dev/kbus0 in the original
-const sensor = bus.open(0);
-const display = bus.open(0);
-const thermostat = bus.open(0);
+const bus = new Engine(); // in process; Ksock.connect() reaches a kbusd instead
+await using display = await Ksock.open(bus);
+await using thermostat = await Ksock.open(bus);
+await using sensor = await Ksock.open(bus);
 
-display.bind('$.Sensors.*'); // hear everything under $.Sensors
-thermostat.bind('$.Sensors.Kitchen.Temperature', true); // the one replier
+await display.bind('$.Sensors.*'); // everything under $.Sensors
+await thermostat.bind('$.Sensors.Kitchen.Temperature', { replier: true });
 
-sensor.sendMessage({ name: '$.Sensors.Kitchen.Door', data: Buffer.from('open') });
-sensor.sendMessage({ name: '$.Sensors.Kitchen.Temperature', flags: Flags.WANT_A_REPLY });
+// The thermostat answers every request it is sent.
+void (async () => {
+  for await (const m of thermostat) if (m.wantsYouToReply) await thermostat.replyTo(m, '21C');
+})();
 
-const request = thermostat.nextMessage()!;
-thermostat.sendMessage({
-  name: request.name,
-  to: request.from,
-  inReplyTo: request.id,
-  data: Buffer.from('21C'),
-});
+await sensor.announce('$.Sensors.Kitchen.Door', 'open');
+const reply = await sensor.request('$.Sensors.Kitchen.Temperature');
+console.log(`${reply.kind} from Ksock ${reply.from}: ${reply.text()}`);
 
-for (let m = display.nextMessage(); m; m = display.nextMessage()) {
-  console.log(`display heard ${m.name} from ${m.from}: '${Buffer.from(m.data)}'`);
+for (let i = 0; i < 3; i++) {
+  const m = await display.receive();
+  console.log(`display heard ${m.kind} ${m.name} from ${m.from}: '${m.text()}'`);
 }
-const reply = sensor.nextMessage()!;
-console.log(
-  `sensor got reply ${reply.id.serialNum} to ${reply.inReplyTo.serialNum}: '${Buffer.from(reply.data)}'`,
-);
