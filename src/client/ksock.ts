@@ -81,29 +81,43 @@ function waitOn<T>(
   register: (waiter: Waiter<T>) => () => void,
   options: WaitOptions | undefined,
 ): Promise<T> {
-  const signals: AbortSignal[] = [];
-  if (options?.signal) signals.push(options.signal);
-  if (options?.timeout !== undefined) signals.push(AbortSignal.timeout(options.timeout));
-  const signal =
-    signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
+    // A referenced timer (unlike AbortSignal.timeout's) keeps the process
+    // alive while a wait is pending, as a pending socket read would.
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
     let unregister = () => {};
-    const onAbort = () => {
-      unregister();
-      reject(signal!.reason);
+    const settle = () => {
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     };
+    const giveUp = (reason: unknown) => {
+      settle();
+      unregister();
+      reject(reason);
+    };
+    const onAbort = () => giveUp(signal!.reason);
     unregister = register({
       resolve: (value) => {
-        signal?.removeEventListener('abort', onAbort);
+        settle();
         resolve(value);
       },
       reject: (error) => {
-        signal?.removeEventListener('abort', onAbort);
+        settle();
         reject(error);
       },
     });
+    if (done) return;
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (options?.timeout !== undefined) {
+      timer = setTimeout(
+        () => giveUp(new DOMException(`timed out after ${options.timeout} ms`, 'TimeoutError')),
+        options.timeout,
+      );
+    }
   });
 }
 

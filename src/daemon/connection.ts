@@ -153,8 +153,8 @@ export class Connection {
     }
     const ksock = this.ksock;
     if (ksock === undefined) {
-      // protocol.md: any frame but OPEN first gets EBADF (unknown ops still ENOTTY).
-      this.fail(op, tag, opName(op) ? 'EBADF' : 'ENOTTY');
+      // protocol.md: any frame but OPEN first gets EBADF.
+      this.fail(op, tag, 'EBADF');
       return;
     }
     switch (op) {
@@ -187,6 +187,8 @@ export class Connection {
         return;
       }
       case Op.STREAM: {
+        // Pushing a message reads it, so a Ksock must be open for reading.
+        if (!ksock.readable) throw new KbusError('EBADF', 'the Ksock is not open for reading');
         this.credit = Math.min(MAX_CREDIT, this.credit + word(payload, 0));
         w.response(op, tag, 0, [this.credit]);
         return;

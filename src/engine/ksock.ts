@@ -117,6 +117,10 @@ export class Ksock {
     return (this.mode & OpenMode.WRITE) !== 0;
   }
 
+  get readable(): boolean {
+    return (this.mode & OpenMode.READ) !== 0;
+  }
+
   // --- Writing and sending (Kbus.txt "Senders") ---------------------------
 
   /** `write`: adds bytes to the message being written; returns how many were taken. */
@@ -191,7 +195,7 @@ export class Ksock {
 
   /** `read`: up to `max` more bytes of the popped message (none at its end). */
   read(max: number): Uint8Array {
-    this.checkOpen();
+    this.checkReadable();
     const reading = this.reading;
     if (reading === undefined) return new Uint8Array(0);
     reading.bytes ??= encodeMessage(reading.item.message, true, undefined, 0, reading.item.flags);
@@ -221,7 +225,7 @@ export class Ksock {
 
   /** NEXTREAD: pops the next message and returns it whole (it counts as read). */
   nextMessage(): Message | undefined {
-    this.checkOpen();
+    this.checkReadable();
     this.reading = undefined;
     const item = this.device.pop(this);
     return item === undefined ? undefined : copyFor(item);
@@ -233,7 +237,7 @@ export class Ksock {
    * returning one if any is queued).
    */
   nextMessages(maxCount: number, maxBytes: number): Message[] {
-    this.checkOpen();
+    this.checkReadable();
     this.reading = undefined;
     const out: Message[] = [];
     let bytes = 0;
@@ -427,6 +431,12 @@ export class Ksock {
 
   private checkOpen(): void {
     if (this.isClosed) throw new KbusError('EBADF', `Ksock ${this.id} is closed`);
+  }
+
+  /** `read` needs a Ksock opened for reading, as read(2) on the original's device does. */
+  private checkReadable(): void {
+    this.checkOpen();
+    if (!this.readable) throw new KbusError('EBADF', `Ksock ${this.id} is not open for reading`);
   }
 
   private checkWritable(): void {

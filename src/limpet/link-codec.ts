@@ -1,0 +1,162 @@
+/**
+ * The Limpet link format: an 8-byte greeting (ASCII "HELO" and the network
+ * id), then entire messages in network byte order, back to back. The data
+ * of a `$.KBUS.ReplierBindEvent` also has its three words in network order
+ * on the link.
+ */
+import {
+  decodeBody,
+  decodeHeader,
+  encodeMessage,
+  entireMessageLength,
+  HEADER_LENGTH,
+  type Header,
+  type KbusError,
+  MAX_NAME_LENGTH,
+  type Message,
+  MessageNames,
+  paddedNameLength,
+} from '../wire/index.js';
+
+export const GREETING_LENGTH = 8;
+const HELO = [0x48, 0x45, 0x4c, 0x4f];
+
+export function encodeGreeting(networkId: number): Uint8Array {
+  const out = new Uint8Array(GREETING_LENGTH);
+  out.set(HELO);
+  new DataView(out.buffer).setUint32(4, networkId, false);
+  return out;
+}
+
+/** The peer's network id from its greeting; throws LinkError if it is not a valid greeting. */
+export function decodeGreeting(bytes: Uint8Array, ownId: number): number {
+  if (bytes.length < GREETING_LENGTH || HELO.some((b, i) => bytes[i] !== b)) {
+    throw new LinkError('the peer did not greet with HELO');
+  }
+  const peer = new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(4, false);
+  if (peer === 0) throw new LinkError('the peer has network id 0');
+  if (peer === ownId) throw new LinkError(`the peer has our own network id ${ownId}`);
+  return peer;
+}
+
+/** Anything that breaks the link (limpet.md section 6). */
+export class LinkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LinkError';
+  }
+}
+
+/** Swaps the byte order of the three leading words of bind event data (a copy). */
+function swapBindEventWords(data: Uint8Array): Uint8Array {
+  const out = data.slice();
+  for (let word = 0; word < 3; word++) {
+    const at = word * 4;
+    out[at] = data[at + 3]!;
+    out[at + 1] = data[at + 2]!;
+    out[at + 2] = data[at + 1]!;
+    out[at + 3] = data[at]!;
+  }
+  return out;
+}
+
+function isBindEvent(message: Message): boolean {
+  return message.name === MessageNames.REPLIER_BIND_EVENT;
+}
+
+/** Encodes a message for the link: big-endian, bind event words converted. */
+export function encodeLinkMessage(message: Message): Uint8Array {
+  const m =
+    isBindEvent(message) && message.data.length >= 12
+      ? { ...message, data: swapBindEventWords(message.data) }
+      : message;
+  return encodeMessage(m, false);
+}
+
+/**
+ * Checks bind event data as it came off the link (limpet.md section 10.1):
+ * at least 12 bytes, data_len exactly 12 + the padded name, a NUL after the
+ * name. Returns the data in daemon (little-endian) order.
+ */
+function bindEventFromLink(data: Uint8Array): Uint8Array {
+  if (data.length < 12) throw new LinkError('ReplierBindEvent data under 12 bytes');
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
+  const nameLength = view.getUint32(8, false);
+  if (
+    nameLength === 0 ||
+    nameLength > MAX_NAME_LENGTH ||
+    data.length !== 12 + paddedNameLength(nameLength)
+  ) {
+    throw new LinkError(
+      `ReplierBindEvent data of ${data.length} bytes for a name of ${nameLength}`,
+    );
+  }
+  if (data[12 + nameLength] !== 0)
+    throw new LinkError('ReplierBindEvent name is not NUL-terminated');
+  return swapBindEventWords(data);
+}
+
+/**
+ * Reads link messages incrementally. Each header is checked as soon as its
+ * 64 bytes are in (guards, name length, data length against the limit),
+ * before anything more is buffered; a bad one is a LinkError.
+ */
+export class LinkDecoder {
+  private readonly headerBytes = new Uint8Array(HEADER_LENGTH);
+  private headerFilled = 0;
+  private header: Header | undefined;
+  private body: Uint8Array | undefined;
+  private bodyFilled = 0;
+
+  constructor(private readonly maxDataLength: number) {}
+
+  push(chunk: Uint8Array, onMessage: (message: Message) => void): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.header === undefined) {
+        const n = Math.min(HEADER_LENGTH - this.headerFilled, chunk.length - at);
+        this.headerBytes.set(chunk.subarray(at, at + n), this.headerFilled);
+        this.headerFilled += n;
+        at += n;
+        if (this.headerFilled < HEADER_LENGTH) return;
+        this.headerFilled = 0;
+        let header: Header;
+        try {
+          header = decodeHeader(this.headerBytes, 0, false);
+        } catch (err) {
+          throw new LinkError(`bad message header on the link: ${(err as KbusError).message}`, {
+            cause: err,
+          });
+        }
+        if (header.dataLength > this.maxDataLength) {
+          throw new LinkError(
+            `message data of ${header.dataLength} bytes is over the limit of ${this.maxDataLength}`,
+          );
+        }
+        this.header = header;
+        this.body = new Uint8Array(entireMessageLength(header.nameLength, header.dataLength));
+        this.body.set(this.headerBytes);
+        this.bodyFilled = HEADER_LENGTH;
+      }
+      const body = this.body!;
+      const n = Math.min(body.length - this.bodyFilled, chunk.length - at);
+      body.set(chunk.subarray(at, at + n), this.bodyFilled);
+      this.bodyFilled += n;
+      at += n;
+      if (this.bodyFilled < body.length) return;
+      const header = this.header;
+      this.header = undefined;
+      this.body = undefined;
+      let message: Message;
+      try {
+        message = decodeBody(body, 0, header, false, true);
+      } catch (err) {
+        throw new LinkError(`bad message on the link: ${(err as Error).message}`, { cause: err });
+      }
+      if (isBindEvent(message) && message.flags & 0x4) {
+        message = { ...message, data: bindEventFromLink(message.data) };
+      }
+      onMessage(message);
+    }
+  }
+}
