@@ -1,0 +1,54 @@
+/**
+ * The client conformance suite over the in-process engine: Ksock.open on a
+ * fresh Engine for each describe block (the daemon's own connection handler
+ * runs on an in-memory stream pair).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { Ksock } from '../../src/client/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { conformance } from './conformance.js';
+
+conformance('embedded', async () => {
+  const engine = new Engine();
+  return {
+    open: (options) => Ksock.open(engine, options),
+    stop: async () => {},
+  };
+});
+
+describe('embedded: timeouts on their own', () => {
+  // src/client/ksock.ts WaitOptions.timeout: "Gives up after this many
+  // milliseconds (rejecting with a TimeoutError)". With the embedded
+  // transport there is no socket holding the event loop open, so the
+  // timeout must itself keep the process alive until it fires. Run in a
+  // child process, where nothing else is alive.
+  for (const [what, call] of [
+    ['receive({timeout})', 'k.receive({ timeout: 100 })'],
+    [
+      'request({timeout})',
+      "(await k.bind('$.Q', { replier: true }), k.request('$.Q', 'x', { timeout: 100 }))",
+    ],
+    ['waitReady(mask, {timeout})', 'k.waitReady(1, { timeout: 100 })'],
+  ] as const) {
+    test(`${what} rejects with a TimeoutError even when nothing else keeps the process alive`, () => {
+      const client = new URL('../../src/client/index.js', import.meta.url).href;
+      const engine = new URL('../../src/engine/index.js', import.meta.url).href;
+      const script = `
+        import { Ksock } from ${JSON.stringify(client)};
+        import { Engine } from ${JSON.stringify(engine)};
+        const k = await Ksock.open(new Engine());
+        try { await ${call}; console.log('resolved'); }
+        catch (err) { console.log('rejected ' + err.name); }
+        await k.close();
+      `;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      assert.equal(result.stdout.trim(), 'rejected TimeoutError', result.stderr);
+      assert.equal(result.status, 0, `exit code ${result.status}: ${result.stderr}`);
+    });
+  }
+});
