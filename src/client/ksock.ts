@@ -134,7 +134,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   private readonly inbox = new Deque<KbusMessage>();
   private readonly receivers = new Deque<Waiter<KbusMessage>>();
   private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
-  private readonly pollWaiters: Waiter<number>[] = [];
+  private readonly pollWaiters: { mask: number; waiter: Waiter<number> }[] = [];
   private iterators = 0;
   private credit = 0;
   private granting = false;
@@ -145,7 +145,13 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     this.channel = new Channel(stream, {
       onMessage: (message) => this.onMessage(message),
       onEvent: (mask) => {
-        for (const waiter of this.pollWaiters.splice(0)) waiter.resolve(mask);
+        // Wake the waiters this event satisfies; re-arm for the others.
+        const waiting = this.pollWaiters.splice(0);
+        for (const w of waiting) {
+          if (w.mask & mask) w.waiter.resolve(mask & w.mask);
+          else this.pollWaiters.push(w);
+        }
+        if (this.pollWaiters.length > 0) this.arm();
       },
       onClose: () => this.onClose(),
     });
@@ -372,7 +378,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     for (let w = this.receivers.popFront(); w; w = this.receivers.popFront()) w.reject(error);
     for (const w of this.replyWaiters.values()) w.reject(error);
     this.replyWaiters.clear();
-    for (const w of this.pollWaiters.splice(0)) w.reject(error);
+    for (const w of this.pollWaiters.splice(0)) w.waiter.reject(error);
   }
 
   // --- Device operations ------------------------------------------------------------
@@ -480,21 +486,36 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     await this.channel.call(Op.RESET, []);
   }
 
-  /** POLL: the ready mask now (Poll.IN, Poll.OUT). */
+  /** POLL: the ready mask now (Poll.IN, Poll.OUT). Pending waitReady() calls stay armed. */
   async poll(): Promise<number> {
-    return (await this.channel.call(Op.POLL, [0])).view.getUint32(0, true);
+    return (await this.channel.call(Op.POLL, [this.armedMask()])).view.getUint32(0, true);
   }
 
   /** Waits until any bit of `mask` is ready (POLL with a notification); resolves with the ready bits. */
   waitReady(mask: number, options?: WaitOptions): Promise<number> {
     return waitOn<number>((waiter) => {
-      this.pollWaiters.push(waiter);
-      void this.channel.call(Op.POLL, [mask]).catch(() => {});
+      const entry = { mask, waiter };
+      this.pollWaiters.push(entry);
+      this.arm();
       return () => {
-        const i = this.pollWaiters.indexOf(waiter);
+        const i = this.pollWaiters.indexOf(entry);
         if (i >= 0) this.pollWaiters.splice(i, 1);
+        this.arm();
       };
     }, options);
+  }
+
+  /** The bits some waitReady() call waits for. */
+  private armedMask(): number {
+    let mask = 0;
+    for (const w of this.pollWaiters) mask |= w.mask;
+    return mask;
+  }
+
+  /** One POLL arms the daemon's one-shot notification for every waiter (0 cancels it). */
+  private arm(): void {
+    if (this.closed) return;
+    void this.channel.call(Op.POLL, [this.armedMask()]).catch(() => {});
   }
 
   /** The text of /proc/kbus/bindings. */
