@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { defaultSocketPath } from '../daemon/socket-path.js';
 import { registerErrno } from './commands/errno.js';
+import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
 import { registerListen } from './commands/listen.js';
 import { registerProc } from './commands/proc.js';
 import { registerReply } from './commands/reply.js';
@@ -52,6 +53,7 @@ Examples:
   registerTop(program, globals);
   registerErrno(program);
   registerSpeed(program, globals);
+  registerLimpet(program, globals);
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   return program;
@@ -60,7 +62,7 @@ Examples:
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(normaliseLimpetArgs(argv), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; usage errors have been printed by commander.

@@ -13,6 +13,7 @@ import { Deque } from '../engine/deque.js';
 import { Engine } from '../engine/engine.js';
 import { idKey } from '../engine/ksock.js';
 import {
+  copyBytes,
   decodeMessage,
   Flags,
   KbusError,
@@ -423,7 +424,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** READ: up to `max` more bytes of the popped message. */
   async read(max: number): Promise<Uint8Array> {
-    return (await this.channel.call(Op.READ, [max])).body.slice();
+    return copyBytes((await this.channel.call(Op.READ, [max])).body);
   }
 
   /** LENLEFT */

@@ -7,6 +7,7 @@
  */
 import {
   bindNameError,
+  copyBytes,
   type ErrnoName,
   encodeReplierBindEvent,
   entireMessageLength,
@@ -140,7 +141,7 @@ export class Device {
       extra,
       flags,
       name,
-      data: data.length === 0 ? NO_DATA : data.slice(),
+      data: data.length === 0 ? NO_DATA : copyBytes(data),
     };
   }
 

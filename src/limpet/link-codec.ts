@@ -5,6 +5,7 @@
  * on the link.
  */
 import {
+  copyBytes,
   decodeBody,
   decodeHeader,
   encodeMessage,
@@ -49,7 +50,7 @@ export class LinkError extends Error {
 
 /** Swaps the byte order of the three leading words of bind event data (a copy). */
 function swapBindEventWords(data: Uint8Array): Uint8Array {
-  const out = data.slice();
+  const out = copyBytes(data);
   for (let word = 0; word < 3; word++) {
     const at = word * 4;
     out[at] = data[at + 3]!;

@@ -315,7 +315,7 @@ export function decodeBody(
       ? NO_DATA
       : shareData
         ? bytes.subarray(dataAt, dataAt + dataLength)
-        : bytes.slice(dataAt, dataAt + dataLength);
+        : copyBytes(bytes, dataAt, dataAt + dataLength);
   return {
     id: header.id,
     inReplyTo: header.inReplyTo,
@@ -332,4 +332,12 @@ export function decodeBody(
 
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * A copy of `bytes[start..end)` as a plain Uint8Array. (Buffer's slice()
+ * shares memory instead of copying, so it cannot be relied on.)
+ */
+export function copyBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
 }

@@ -1,0 +1,128 @@
+import { Command, Option } from 'commander';
+import { parseLinkAddress, runLimpet } from '../../limpet/index.js';
+import { CliError, ExitCode, type GlobalOptions, parseInteger, socketPath } from '../common.js';
+
+/** The original runlimpet spelled long switches with one dash: `-server -id 2 -kbus 0`. */
+const ORIGINAL_SWITCHES = new Map([
+  ['-server', '--server'],
+  ['-client', '--client'],
+  ['-id', '--id'],
+  ['-kbus', '--kbus'],
+  ['-message', '--message'],
+]);
+
+/** Rewrites the original's single-dash switches after `limpet` into double-dash ones. */
+export function normaliseLimpetArgs(argv: string[]): string[] {
+  const at = argv.indexOf('limpet');
+  if (at < 0) return argv;
+  return [
+    ...argv.slice(0, at + 1),
+    ...argv.slice(at + 1).map((arg) => ORIGINAL_SWITCHES.get(arg) ?? arg),
+  ];
+}
+
+interface LimpetSwitches {
+  server?: boolean;
+  client?: boolean;
+  id?: string;
+  kbus?: string;
+  message: string;
+  termination?: string;
+  verbosity: string;
+  retry?: string;
+  maxMessages: string;
+  maxMessageSize: string;
+  greetingTimeout: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+}
+
+export function registerLimpet(program: Command, globals: () => GlobalOptions): void {
+  const command = new Command('limpet')
+    .description('link this bus to a peer Limpet on another bus (server or client role)')
+    .argument('<address>', 'host:port for TCP, or a Unix socket path')
+    .addOption(
+      new Option('-s, --server', 'listen for the peer (start the server first)').conflicts(
+        'client',
+      ),
+    )
+    .addOption(new Option('-c, --client', 'connect to the peer'))
+    .option('--id <n>', 'network id, at least 1 (default 1 for a client, 2 for a server)')
+    .option('-k, --kbus <n>', 'device number on the daemon (default: --device, else 0)')
+    .option('-m, --message <name>', 'listening filter', '$.*')
+    .option('-t, --termination <name>', 'stop (exit 0) on reading a message of this name')
+    .option('-v, --verbosity <n>', '0 quiet, 1 link and proxy events, 2 every message', '1')
+    .option('--retry <seconds>', 'client: keep trying to reach the server this long')
+    .option('--max-messages <n>', "the Limpet Ksock's queue limit", '10000')
+    .option(
+      '--max-message-size <bytes>',
+      'largest message data accepted from the link',
+      String(1024 * 1024),
+    )
+    .option('--greeting-timeout <seconds>', 'wait this long for the peer to greet', '10')
+    .option('--tls-cert <file>', 'TCP: this side certificate (PEM), for mutual TLS')
+    .option('--tls-key <file>', 'TCP: this side private key (PEM)')
+    .option('--tls-ca <file>', 'TCP: the CA that signed the peer certificate (PEM)');
+  program.addCommand(command);
+  command
+    .addHelpText(
+      'after',
+      `
+The original's spellings work too: -server, -client, -id N, -kbus N, -message NAME.
+Buses and links must form a tree, and every Limpet needs its own network id.
+
+Examples:
+  kbus limpet -server -id 2 -kbus 0 0.0.0.0:5000        (on bus B, first)
+  kbus limpet -client -id 1 -kbus 0 busb.example:5000   (on bus A)
+  kbus limpet --server --id 2 /tmp/link.sock
+  kbus limpet --client --retry 30 --tls-cert a.pem --tls-key a.key --tls-ca ca.pem b:5000`,
+    )
+    .action(async (address: string, o: LimpetSwitches) => {
+      const g = globals();
+      if (!o.server === !o.client)
+        throw new CliError('choose one role: --server (-s) or --client (-c)', ExitCode.USAGE);
+      const role = o.server ? 'server' : 'client';
+      const tlsParts = [o.tlsCert, o.tlsKey, o.tlsCa];
+      if (tlsParts.some((p) => p !== undefined) && tlsParts.some((p) => p === undefined)) {
+        throw new CliError(
+          'mutual TLS needs all of --tls-cert, --tls-key and --tls-ca',
+          ExitCode.USAGE,
+        );
+      }
+      let link: ReturnType<typeof parseLinkAddress>;
+      try {
+        link = parseLinkAddress(address);
+      } catch (err) {
+        throw new CliError((err as Error).message, ExitCode.USAGE);
+      }
+      if (o.tlsCert && link.kind !== 'tcp')
+        throw new CliError('TLS is for TCP links only', ExitCode.USAGE);
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        process.exitCode = await runLimpet({
+          role,
+          address: link,
+          networkId:
+            o.id === undefined ? (role === 'server' ? 2 : 1) : parseInteger(o.id, '--id', 1),
+          socket: socketPath(g),
+          device: o.kbus === undefined ? g.device : parseInteger(o.kbus, '--kbus', 0, 255),
+          filter: o.message,
+          terminationName: o.termination,
+          verbosity: parseInteger(o.verbosity, '--verbosity', 0, 2),
+          retrySeconds: o.retry === undefined ? 0 : Number(o.retry),
+          maxMessages: parseInteger(o.maxMessages, '--max-messages', 1),
+          maxDataLength: parseInteger(o.maxMessageSize, '--max-message-size', 0, 2 ** 30),
+          greetingTimeoutMs: Number(o.greetingTimeout) * 1000,
+          tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey!, ca: o.tlsCa! } : undefined,
+          signal: controller.signal,
+        });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}
