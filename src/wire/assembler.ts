@@ -52,9 +52,19 @@ export class MessageAssembler {
   /**
    * Takes all of `chunk` or throws: EINVAL, ENAMETOOLONG, EMSGSIZE or
    * EBADMSG as kbus.c would, and EMSGSIZE for bytes after the final end
-   * guard. After a throw the caller should reset().
+   * guard. After a throw the partial message is forgotten.
    */
   write(chunk: Uint8Array): void {
+    try {
+      this.take(chunk);
+    } catch (err) {
+      // A message with an error in it is gone: the next byte starts a new one.
+      this.reset();
+      throw err;
+    }
+  }
+
+  private take(chunk: Uint8Array): void {
     let at = 0;
     if (this.header === undefined) {
       const take = Math.min(HEADER_LENGTH - this.filled, chunk.length);
