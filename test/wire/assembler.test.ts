@@ -228,6 +228,11 @@ describe('MessageAssembler: bytes after the final end guard (Kbus.txt EMSGSIZE)'
     const assembler = new MessageAssembler(MAX);
     assembler.write(encodeMessage(fredData));
     throwsKbus(() => assembler.write(Uint8Array.of(0)), 'EMSGSIZE');
+    // kbus.c kbus_write: an error discards the message being written, so the
+    // next bytes start a new message.
+    assert.equal(assembler.started, false);
+    assembler.write(encodeMessage(fredData));
+    assert.equal(assembler.finished, true);
     throwsKbus(() => assembler.write(encodeMessage(fredData)), 'EMSGSIZE');
   });
 });
