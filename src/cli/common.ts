@@ -11,6 +11,16 @@ import { defaultSocketPath } from '../daemon/socket-path.js';
 import { KbusError } from '../wire/index.js';
 import type { Colours } from './format.js';
 
+/**
+ * Aborted when standard output's reader goes away (EPIPE), so that long
+ * running commands stop cleanly instead of dying on the write error.
+ */
+export const outputClosed = new AbortController();
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  outputClosed.abort();
+});
+
 export interface GlobalOptions {
   socket?: string;
   device: number;

@@ -1,18 +1,21 @@
 import type { Command } from 'commander';
-import { colours, type GlobalOptions, openKsock, parseInteger } from '../common.js';
+import { colours, type GlobalOptions, openKsock, outputClosed, parseInteger } from '../common.js';
 import { messageJson, messageLine } from '../format.js';
 
-/** Ends `run` on SIGINT / SIGTERM: the returned signal aborts. */
+/** Aborts on SIGINT / SIGTERM, or when standard output's reader has gone. */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  outputClosed.signal.addEventListener('abort', stop, { once: true });
+  if (outputClosed.signal.aborted) stop();
   return {
     signal: controller.signal,
     dispose: () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      outputClosed.signal.removeEventListener('abort', stop);
     },
   };
 }
@@ -55,6 +58,7 @@ Examples:
         }
         let seen = 0;
         for await (const message of ksock.messages({ signal: interrupt.signal })) {
+          if (interrupt.signal.aborted) break;
           process.stdout.write(`${g.json ? messageJson(message) : messageLine(message, c)}\n`);
           if (++seen >= count) break;
         }

@@ -27,6 +27,14 @@ export function registerProc(program: Command, globals: () => GlobalOptions): vo
   program
     .command('bindings')
     .description('every binding on every device (the text of /proc/kbus/bindings)')
+    .addHelpText(
+      'after',
+      `
+Each line: device, Ksock id, the pid that opened it, R (replier) or L
+(listener), and the name. Examples:
+  kbus bindings
+  kbus bindings | grep ' R '`,
+    )
     .action(async () => {
       const ksock = await openKsock(globals(), 'r');
       try {

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { KbusMessage } from '../../client/index.js';
 import { formatId } from '../../wire/index.js';
@@ -11,6 +14,26 @@ import {
   parseInteger,
 } from '../common.js';
 import { interruptSignal } from './listen.js';
+
+/** Is `program` something we can run (a path, or a name found on PATH)? */
+async function runnable(program: string): Promise<boolean> {
+  const candidates = program.includes('/')
+    ? [program]
+    : (process.env.PATH ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => join(dir, program));
+  for (const candidate of candidates) {
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+  }
+  return false;
+}
 
 /** Runs `command` with `input` on stdin; resolves with its stdout. */
 function run(

@@ -14,6 +14,18 @@ function bar(filled: number, of: number, width: number): string {
   return ratio >= 0.9 ? pc.red(text) : ratio >= 0.5 ? pc.yellow(text) : pc.green(text);
 }
 
+/** One table row: the heading and the Ksock rows share these widths. */
+function row(
+  id: string,
+  pid: string,
+  queue: string,
+  unreplied: string,
+  awaiting: string,
+  names: string,
+): string {
+  return `  ${id.padStart(5)} ${pid.padStart(8)}  ${queue}  ${unreplied.padStart(9)}  ${awaiting.padStart(8)}  ${names}`;
+}
+
 /** One screen of `kbus top`. `rates` is messages per second per device. */
 export function drawTop(
   devices: DeviceStats[],
@@ -32,7 +44,9 @@ export function drawTop(
         `  ${device.ksocks.length} Ksocks  ${rate === undefined ? '-' : Math.round(rate).toLocaleString('en')} msg/s` +
         `  next msg ${device.nextMessage}  unsent unbind events ${device.unsentUnbindings}${device.tragic ? ' (gone tragic)' : ''}`,
     );
-    lines.push(pc.dim('  KSOCK      PID  QUEUE                    UNREPLIED  AWAITING  BINDINGS'));
+    lines.push(
+      pc.dim(row('KSOCK', 'PID', 'QUEUE'.padEnd(20), 'UNREPLIED', 'AWAITING', 'BINDINGS')),
+    );
     for (const k of device.ksocks) {
       const mine = bindings.filter((b) => b.device === device.index && b.ksock === k.id);
       const pid = mine[0]?.pid;
@@ -40,7 +54,16 @@ export function drawTop(
       const me = device.index === self.device && k.id === self.ksock ? pc.dim(' (this view)') : '';
       const queue = `${bar(k.queued, k.maxMessages, 10)} ${`${k.queued}/${k.maxMessages}`.padEnd(9)}`;
       lines.push(
-        `  ${String(k.id).padStart(5)} ${String(pid ?? '').padStart(8)}  ${queue}  ${String(k.unreplied).padStart(9)}  ${String(k.outstanding).padStart(8)}  ${names}${me}${k.sending ? pc.yellow(' sending') : ''}`,
+        row(
+          String(k.id),
+          String(pid ?? ''),
+          queue,
+          String(k.unreplied),
+          String(k.outstanding),
+          names,
+        ) +
+          me +
+          (k.sending ? pc.yellow(' sending') : ''),
       );
     }
     lines.push('');
@@ -79,7 +102,11 @@ export function registerTop(program: Command, globals: () => GlobalOptions): voi
 Needs a terminal. Quit with q (or Ctrl-C). For scripts, use 'kbus stats'.
 
 QUEUE is each Ksock's queue against its limit, UNREPLIED the requests it has
-read and not answered, AWAITING the replies it waits for.`,
+read and not answered, AWAITING the replies it waits for.
+
+Examples:
+  kbus top
+  kbus top --interval 0.5 --socket /run/kbus.sock`,
     )
     .action(async (options: { interval: string }) => {
       const g = globals();
