@@ -3,19 +3,41 @@
  * figures as it goes; figures with a floor from the issue say PASS or FAIL.
  * A missed floor does not fail the run (machines are noisy); a message
  * lost or garbled does (exit code 1).
+ *
+ * `node dist/bench/run.js daemon` runs only the sections named (engine,
+ * daemon).
  */
 import os from 'node:os';
+import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
 
 interface Section {
+  readonly key: string;
   readonly title: string;
-  readonly run: () => Check[];
+  readonly run: () => Check[] | Promise<Check[]>;
 }
 
-const sections: Section[] = [{ title: 'In-process engine', run: engineSection }];
+const sections: Section[] = [
+  { key: 'engine', title: 'In-process engine', run: engineSection },
+  {
+    key: 'daemon',
+    title: 'kbusd over a Unix socket, against a raw Node relay',
+    run: daemonSection,
+  },
+];
 
-function main(): void {
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !sections.some((s) => s.key === w));
+  if (unknown.length > 0) {
+    console.error(
+      `unknown section ${unknown.join(', ')}: choose from ${sections.map((s) => s.key).join(', ')}`,
+    );
+    process.exitCode = 2;
+    return;
+  }
+
   const cpus = os.cpus();
   heading('Machine');
   console.log(`  cpu:   ${cpus[0]?.model ?? 'unknown'}`);
@@ -31,9 +53,10 @@ function main(): void {
   const started = performance.now();
   const checks: Check[] = [];
   for (const section of sections) {
+    if (wanted.length > 0 && !wanted.includes(section.key)) continue;
     heading(section.title);
     const t0 = performance.now();
-    checks.push(...section.run());
+    checks.push(...(await section.run()));
     console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
 
@@ -46,4 +69,4 @@ function main(): void {
   if (lost.length > 0) process.exitCode = 1;
 }
 
-main();
+await main();

@@ -1,0 +1,581 @@
+/**
+ * kbusd over its Unix socket, every figure side by side with the same
+ * figure through a raw Node relay (relay.ts) measured in the same run:
+ * announcement throughput 1 -> 1 and 1 -> 4 wildcard listeners,
+ * request/reply round trips with latency percentiles, 64 KiB messages in
+ * MB/s, and the daemon's memory, idle and with 1,000 idle Ksocks.
+ *
+ * kbusd, the relay and every client run as separate processes (fixtures in
+ * bench/fixtures), so the machine's cores are shared as in a deployment.
+ * Runs alternate between kbusd and the relay, so that a noisy moment hits
+ * both alike. Every message carries a sequence number that its listeners
+ * check: nothing lost, duplicated, reordered or garbled.
+ *
+ * Each run also reports the CPU time every process used per message (or
+ * round trip), from /proc: on a busy machine rates wander, CPU per message
+ * much less, and it shows which process is the bottleneck.
+ *
+ * KBUS_BENCH_ONLY=a,c runs only those measurements. KBUS_BENCH_PROFILE=DIR
+ * starts kbusd (and the relay) under --cpu-prof, writing .cpuprofile files
+ * into DIR/kbusd and DIR/relay when they stop; `node
+ * dist/bench/cpuprofile.js FILE` summarises one.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
+import type { RelayPeerArgs } from './fixtures/relay-peer.js';
+import { type Check, checked, count, line } from './harness.js';
+import { flowRun, latencyRun, median, percentile } from './measure.js';
+import {
+  cpuMs,
+  Fleet,
+  KBUS_PEER,
+  type Peer,
+  RELAY_PEER,
+  rssKiB,
+  type Server,
+} from './processes.js';
+
+const SMALL = 64;
+const LARGE = 64 * 1024;
+const WARMUP_MS = 1000;
+const RUNS = 3;
+const RUN_MS = 1000;
+const RTT_RUNS = 3;
+const RTT_MS = 1000;
+/** The issue's floors. */
+const FLOOR_RATIO = 0.25;
+const CEILING_P50_RATIO = 1.5;
+const IDLE_KSOCKS = 1000;
+/** The queue limit listeners ask for: far above what a sender keeps in flight. */
+const LISTENER_MAX_MESSAGES = 100_000;
+
+type Side = 'kbusd' | 'relay';
+const SIDES: readonly Side[] = ['kbusd', 'relay'];
+
+interface Servers {
+  kbusd: Server;
+  relay: Server;
+}
+
+interface Context {
+  fleet: Fleet;
+  servers: Servers;
+}
+
+function profileFlags(what: Side): string[] {
+  const dir = process.env.KBUS_BENCH_PROFILE;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, what)] : [];
+}
+
+function mb(kib: number): string {
+  return `${(kib / 1024).toFixed(1)} MB`;
+}
+
+function ratioText(x: number): string {
+  return `${x.toFixed(2)}x`;
+}
+
+function progress(text: string): void {
+  console.log(`  .. ${text}`);
+}
+
+/** The 1-minute load average: other work on the machine skews every figure. */
+function load(): string {
+  return `load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`;
+}
+
+// --- Fixtures ---------------------------------------------------------------------
+
+/** A sender and its listeners on one side. */
+interface Flow {
+  sender: Peer;
+  listeners: Peer[];
+}
+
+interface FlowSpec {
+  /** Listener processes. */
+  listeners: number;
+  /** What kbus listeners bind, and what the kbus sender sends. */
+  bindName: string;
+  sendName: string;
+  /** Data bytes per message. */
+  size: number;
+  /** Messages sent per batch, and the most in flight (kbus) before awaiting a batch. */
+  batch: number;
+  window: number;
+}
+
+/**
+ * The most a kbusd sender sends in one run. An announcement's SENDMSG is
+ * answered once the message is queued for its listeners, not once they have
+ * read it, so acknowledgements alone do not stop a sender from running
+ * ahead of a slower listener, and a listener's full queue drops messages
+ * (Kbus.txt: a full listener simply misses the message). Each run starts
+ * with every queue empty (the previous run was received in full), so
+ * sending fewer than the listener's MAXMSGS per run can never overflow it.
+ * Large messages are capped by bytes too, to bound the daemon's memory.
+ * (The relay needs no cap: its sockets' backpressure reaches the sender.)
+ */
+function maxPerRun(size: number): number {
+  return Math.min(Math.floor(0.9 * LISTENER_MAX_MESSAGES), Math.floor((64 * 2 ** 20) / size));
+}
+
+const RELAY_CHANNEL = 10;
+
+async function startFlow(ctx: Context, side: Side, spec: FlowSpec): Promise<Flow> {
+  const socket = ctx.servers[side].socket;
+  const listen = (i: number) =>
+    side === 'kbusd'
+      ? ctx.fleet.fork(`kbus listener ${i}`, KBUS_PEER, {
+          role: 'listener',
+          socket,
+          name: spec.bindName,
+          size: spec.size,
+          maxMessages: LISTENER_MAX_MESSAGES,
+        } satisfies KbusPeerArgs)
+      : ctx.fleet.fork(`relay listener ${i}`, RELAY_PEER, {
+          role: 'listener',
+          socket,
+          channel: RELAY_CHANNEL,
+          size: spec.size,
+        } satisfies RelayPeerArgs);
+  const listeners = await Promise.all(Array.from({ length: spec.listeners }, (_, i) => listen(i)));
+  if (side === 'kbusd') {
+    for (const l of listeners) {
+      const { maxMessages } = await l.call<{ maxMessages: number }>('info');
+      if (maxMessages < LISTENER_MAX_MESSAGES)
+        throw new Error(`kbusd gave a listener a queue of ${maxMessages}`);
+    }
+  }
+  const sender =
+    side === 'kbusd'
+      ? await ctx.fleet.fork('kbus sender', KBUS_PEER, {
+          role: 'sender',
+          socket,
+          name: spec.sendName,
+          size: spec.size,
+        } satisfies KbusPeerArgs)
+      : await ctx.fleet.fork('relay sender', RELAY_PEER, {
+          role: 'sender',
+          socket,
+          channel: RELAY_CHANNEL,
+          size: spec.size,
+        } satisfies RelayPeerArgs);
+  return { sender, listeners };
+}
+
+/**
+ * CPU used by a side's processes over its timed runs (user + system, from
+ * /proc): per operation (message delivered, round trip), which a busy
+ * machine disturbs less than rates, and as a share of one core, which
+ * shows the bottleneck.
+ */
+class CpuUsage {
+  private readonly used: number[];
+  private before: number[] = [];
+  private wallMs = 0;
+  private t0 = 0;
+  private ops = 0;
+
+  constructor(private readonly processes: readonly (readonly [label: string, pid: number])[]) {
+    this.used = processes.map(() => 0);
+  }
+
+  static forFlow(server: Side, pid: number, flow: Flow): CpuUsage {
+    const listeners = flow.listeners.map(
+      (l, i) =>
+        [flow.listeners.length > 1 ? `listener ${i + 1}` : 'listener', l.process.pid!] as const,
+    );
+    return new CpuUsage([[server, pid], ['sender', flow.sender.process.pid!], ...listeners]);
+  }
+
+  start(): void {
+    this.before = this.processes.map(([, pid]) => cpuMs(pid));
+    this.t0 = performance.now();
+  }
+
+  stop(ops: number): void {
+    this.wallMs += performance.now() - this.t0;
+    this.ops += ops;
+    this.processes.forEach(([, pid], i) => {
+      this.used[i]! += cpuMs(pid) - this.before[i]!;
+    });
+  }
+
+  /** "cpu us per OP: kbusd 9.1, sender 3.0, ...; total 15.2 (busy: 51% 17% ... of a core)" */
+  text(op: string): string {
+    const us = (ms: number) => ((ms * 1000) / this.ops).toFixed(2);
+    const pct = (ms: number) => `${((100 * ms) / this.wallMs).toFixed(0)}%`;
+    const total = this.used.reduce((a, b) => a + b, 0);
+    const each = this.processes.map(([label], i) => `${label} ${us(this.used[i]!)}`);
+    return `cpu us per ${op}: ${each.join(', ')}; total ${us(total)} (busy: ${this.used.map(pct).join(' ')} of a core)`;
+  }
+}
+
+// --- Throughput ---------------------------------------------------------------------
+
+interface FlowResult {
+  /** Median messages delivered per second (summed over listeners). */
+  perSecond: Record<Side, number>;
+  /** Median of the paired runs' kbusd / relay ratios. */
+  ratio: number;
+  checks: Check[];
+}
+
+/**
+ * Starts both sides, warms them up, then alternates timed runs. Each run:
+ * the sender pipelines for RUN_MS, then every listener must receive all it
+ * sent; the rate is messages delivered over the time from the first send
+ * to the last receipt.
+ */
+async function throughput(
+  ctx: Context,
+  title: string,
+  spec: FlowSpec,
+  unit: (perSecond: number) => string,
+): Promise<FlowResult> {
+  progress(`${title}: starting ${spec.listeners + 1} client processes per side (${load()})`);
+  const flows = {} as Record<Side, Flow>;
+  for (const side of SIDES) flows[side] = await startFlow(ctx, side, spec);
+  const totals = Object.fromEntries(
+    SIDES.map((s) => [s, { expected: 0, delivered: 0, bad: 0, failed: 0, errors: [] as string[] }]),
+  ) as Record<
+    Side,
+    { expected: number; delivered: number; bad: number; failed: number; errors: string[] }
+  >;
+  const rates: Record<Side, number[]> = { kbusd: [], relay: [] };
+  const usage = {
+    kbusd: CpuUsage.forFlow('kbusd', ctx.servers.kbusd.pid, flows.kbusd),
+    relay: CpuUsage.forFlow('relay', ctx.servers.relay.pid, flows.relay),
+  };
+  try {
+    for (let run = 0; run <= RUNS; run++) {
+      const warmup = run === 0;
+      const texts: string[] = [];
+      for (const side of SIDES) {
+        if (!warmup) usage[side].start();
+        const r = await flowRun(flows[side], warmup ? WARMUP_MS : RUN_MS, {
+          ...spec,
+          max: side === 'kbusd' ? maxPerRun(spec.size) : 0,
+        });
+        if (!warmup) usage[side].stop(r.delivered);
+        const t = totals[side];
+        t.expected += r.expected;
+        t.delivered += r.delivered;
+        t.bad += r.bad;
+        t.failed += r.failed;
+        if (r.firstError) t.errors.push(r.firstError);
+        if (!warmup) rates[side].push(r.perSecond);
+        texts.push(`${side} ${unit(r.perSecond)}`);
+      }
+      progress(`${title}: ${warmup ? 'warm-up' : `run ${run}/${RUNS}`}: ${texts.join(', ')}`);
+    }
+  } finally {
+    await ctx.fleet.kill([...SIDES.flatMap((s) => [flows[s].sender, ...flows[s].listeners])]);
+  }
+  const pairs = rates.kbusd.map((k, i) => k / rates.relay[i]!);
+  for (const side of SIDES) console.log(`    ${usage[side].text('message delivered')}`);
+  const checks: Check[] = SIDES.map((side) => {
+    const t = totals[side];
+    const lost = t.expected - t.delivered;
+    const ok = lost === 0 && t.bad === 0 && t.failed === 0;
+    console.log(
+      `    verified ${side}: ${count(t.delivered)} of ${count(t.expected)} delivered, ${count(lost)} lost, ${count(t.bad)} bad, ${count(t.failed)} sends failed${ok ? '' : '  FAIL'}`,
+    );
+    for (const e of t.errors.slice(0, 1)) console.log(`    first send error: ${e.split('\n')[0]}`);
+    return { label: `${title}, ${side}: nothing lost`, pass: ok, kind: 'verify' } satisfies Check;
+  });
+  return {
+    perSecond: { kbusd: median(rates.kbusd), relay: median(rates.relay) },
+    ratio: median(pairs),
+    checks,
+  };
+}
+
+// --- Round trips --------------------------------------------------------------------
+
+async function roundTrips(ctx: Context, title: string): Promise<Check[]> {
+  progress(`${title}: starting a requester and a responder per side (${load()})`);
+  const name = '$.bench.rpc';
+  const peers = {} as Record<Side, { requester: Peer; responder: Peer }>;
+  const k = ctx.servers.kbusd.socket;
+  const r = ctx.servers.relay.socket;
+  const kbusArgs = { socket: k, name, size: SMALL };
+  const relayArgs = { socket: r, channel: 20, size: SMALL };
+  const responders = await Promise.all([
+    ctx.fleet.fork('kbus responder', KBUS_PEER, { role: 'responder', ...kbusArgs }),
+    ctx.fleet.fork('relay responder', RELAY_PEER, { role: 'responder', ...relayArgs }),
+  ]);
+  const requesters = await Promise.all([
+    ctx.fleet.fork('kbus requester', KBUS_PEER, { role: 'requester', ...kbusArgs }),
+    ctx.fleet.fork('relay requester', RELAY_PEER, { role: 'requester', ...relayArgs }),
+  ]);
+  peers.kbusd = { requester: requesters[0], responder: responders[0] };
+  peers.relay = { requester: requesters[1], responder: responders[1] };
+  const usage = Object.fromEntries(
+    SIDES.map((side) => [
+      side,
+      new CpuUsage([
+        [side, ctx.servers[side].pid],
+        ['requester', peers[side].requester.process.pid!],
+        ['responder', peers[side].responder.process.pid!],
+      ]),
+    ]),
+  ) as Record<Side, CpuUsage>;
+  const samples: Record<Side, number[]> = { kbusd: [], relay: [] };
+  const perSecond: Record<Side, number[]> = { kbusd: [], relay: [] };
+  const bad: Record<Side, number> = { kbusd: 0, relay: 0 };
+  try {
+    for (let run = 0; run <= RTT_RUNS; run++) {
+      const warmup = run === 0;
+      const texts: string[] = [];
+      for (const side of SIDES) {
+        if (!warmup) usage[side].start();
+        const result = await latencyRun(peers[side].requester, warmup ? WARMUP_MS : RTT_MS);
+        if (!warmup) usage[side].stop(result.sorted.length);
+        await peers[side].responder.call('check');
+        bad[side] += result.bad;
+        texts.push(
+          `${side} ${count(result.perSecond)} rt/s p50 ${percentile(result.sorted, 0.5).toFixed(0)} us`,
+        );
+        if (warmup) continue;
+        samples[side].push(...result.sorted);
+        perSecond[side].push(result.perSecond);
+      }
+      progress(`${title}: ${warmup ? 'warm-up' : `run ${run}/${RTT_RUNS}`}: ${texts.join(', ')}`);
+    }
+  } finally {
+    await ctx.fleet.kill([...requesters, ...responders]);
+  }
+  const stats = Object.fromEntries(
+    SIDES.map((side) => {
+      const sorted = samples[side].sort((a, b) => a - b);
+      return [
+        side,
+        {
+          n: sorted.length,
+          rate: median(perSecond[side]),
+          p50: percentile(sorted, 0.5),
+          p99: percentile(sorted, 0.99),
+        },
+      ];
+    }),
+  ) as Record<Side, { n: number; rate: number; p50: number; p99: number }>;
+  for (const side of SIDES) {
+    const s = stats[side];
+    line(
+      `${title}, ${side}`,
+      `${count(s.rate)} rt/s`,
+      `p50 ${s.p50.toFixed(0)} us, p99 ${s.p99.toFixed(0)} us (${count(s.n)} round trips)`,
+    );
+  }
+  for (const side of SIDES) console.log(`    ${usage[side].text('round trip')}`);
+  const ratio = stats.kbusd.p50 / stats.relay.p50;
+  const checks: Check[] = [
+    checked(
+      `${title}, p50 kbusd / relay`,
+      ratioText(ratio),
+      ratio <= CEILING_P50_RATIO,
+      `ceiling ${CEILING_P50_RATIO}x`,
+    ),
+  ];
+  for (const side of SIDES) {
+    const ok = bad[side] === 0;
+    console.log(
+      `    verified ${side}: ${count(bad[side])} replies missing or mismatched${ok ? '' : '  FAIL'}`,
+    );
+    checks.push({ label: `${title}, ${side}: every reply matched`, pass: ok, kind: 'verify' });
+  }
+  return checks;
+}
+
+// --- Memory -----------------------------------------------------------------------------
+
+/** The soft limit on open files, from /proc/self/limits. */
+function openFileLimit(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const match = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+  return match?.[1] === undefined || match[1] === 'unlimited' ? Infinity : Number(match[1]);
+}
+
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** RSS of a fresh server idle, then with `n` idle connections from one client process. */
+async function memory(fleet: Fleet): Promise<void> {
+  // Each side needs n descriptors in the client and n in the server (children inherit our limit).
+  const limit = openFileLimit();
+  const n = Math.min(IDLE_KSOCKS, limit - 100);
+  if (n < IDLE_KSOCKS)
+    console.log(`    (open files limited to ${limit} by ulimit -n: ${n} connections)`);
+  for (const side of SIDES) {
+    progress(`memory, ${side}: fresh server, then ${count(n)} idle connections`);
+    const server = side === 'kbusd' ? await fleet.startKbusd() : await fleet.startRelay();
+    await settle(300);
+    const idle = rssKiB(server.pid);
+    const client =
+      side === 'kbusd'
+        ? await fleet.fork('kbus idle', KBUS_PEER, {
+            role: 'idle',
+            socket: server.socket,
+            name: '',
+            size: 0,
+          } satisfies KbusPeerArgs)
+        : await fleet.fork('relay idle', RELAY_PEER, {
+            role: 'idle',
+            socket: server.socket,
+            channel: 0,
+            size: 0,
+          } satisfies RelayPeerArgs);
+    try {
+      const opened = await client.call<number>('open', { count: n });
+      await settle(500);
+      const busy = rssKiB(server.pid);
+      const what = side === 'kbusd' ? 'Ksocks' : 'connections';
+      line(`memory, ${side} idle`, mb(idle), 'VmRSS');
+      line(
+        `memory, ${side} with ${count(opened)} idle ${what}`,
+        mb(busy),
+        `+${mb(busy - idle)}, ${((busy - idle) / opened).toFixed(1)} KB per ${side === 'kbusd' ? 'Ksock' : 'connection'}`,
+      );
+    } finally {
+      await fleet.kill([client]);
+      await server.stop();
+    }
+  }
+}
+
+// --- The section --------------------------------------------------------------------------
+
+/** KBUS_BENCH_ONLY=a,c runs only those measurements (all by default). */
+function only(key: string): boolean {
+  const wanted = process.env.KBUS_BENCH_ONLY;
+  return wanted === undefined || wanted === '' || wanted.split(',').includes(key);
+}
+
+const perSecond = (x: number) => `${count(x)} msg/s`;
+const mbps = (x: number) => `${((x * LARGE) / 1e6).toFixed(0)} MB/s`;
+
+async function oneToOne(ctx: Context): Promise<Check[]> {
+  const title = '(a) 1 -> 1, 64-byte announcements';
+  const one = await throughput(
+    ctx,
+    title,
+    {
+      listeners: 1,
+      bindName: '$.bench.one',
+      sendName: '$.bench.one',
+      size: SMALL,
+      batch: 500,
+      window: 1000,
+    },
+    perSecond,
+  );
+  line(`${title}, kbusd`, perSecond(one.perSecond.kbusd));
+  line(`${title}, relay`, perSecond(one.perSecond.relay));
+  return [
+    checked(
+      '(a) 1 -> 1, kbusd / relay',
+      ratioText(one.ratio),
+      one.ratio >= FLOOR_RATIO,
+      `floor ${FLOOR_RATIO}x`,
+      '(median of paired runs)',
+    ),
+    ...one.checks,
+  ];
+}
+
+async function fanOut(ctx: Context): Promise<Check[]> {
+  const title = "(b) 1 -> 4 listeners on '$.bench.*'";
+  const fan = await throughput(
+    ctx,
+    title,
+    {
+      listeners: 4,
+      bindName: '$.bench.*',
+      sendName: '$.bench.fan',
+      size: SMALL,
+      batch: 500,
+      window: 1000,
+    },
+    (x) => `${count(x)} delivered/s`,
+  );
+  line(`${title}, kbusd`, perSecond(fan.perSecond.kbusd), 'delivered');
+  line('(b) 1 -> 4 subscribers, relay', perSecond(fan.perSecond.relay), 'delivered');
+  line('(b) 1 -> 4, kbusd / relay', ratioText(fan.ratio), '(median of paired runs)');
+  return fan.checks;
+}
+
+async function large(ctx: Context): Promise<Check[]> {
+  const title = '(d) 1 -> 1, 64 KiB messages';
+  const big = await throughput(
+    ctx,
+    title,
+    {
+      listeners: 1,
+      bindName: '$.bench.big',
+      sendName: '$.bench.big',
+      size: LARGE,
+      batch: 16,
+      window: 64,
+    },
+    mbps,
+  );
+  line(`${title}, kbusd`, mbps(big.perSecond.kbusd), perSecond(big.perSecond.kbusd));
+  line(`${title}, relay`, mbps(big.perSecond.relay), perSecond(big.perSecond.relay));
+  line('(d) 64 KiB, kbusd / relay', ratioText(big.ratio), '(median of paired runs)');
+  return big.checks;
+}
+
+/**
+ * Runs one measurement; an error (a fixture that died, a timeout) is
+ * reported as a failed check rather than ending the whole benchmark.
+ */
+async function guarded(key: string, run: () => Promise<Check[]>): Promise<Check[]> {
+  try {
+    return await run();
+  } catch (err) {
+    console.log(`  ERROR in (${key}): ${(err as Error).stack ?? err}`);
+    return [{ label: `(${key}) ran without error`, pass: false, kind: 'verify' }];
+  }
+}
+
+export async function daemonSection(): Promise<Check[]> {
+  const checks: Check[] = [];
+  const fleet = new Fleet();
+  try {
+    if (only('a') || only('b') || only('c') || only('d')) {
+      progress('starting kbusd and the relay');
+      const [kbusd, relay] = await Promise.all([
+        fleet.startKbusd(profileFlags('kbusd')),
+        fleet.startRelay(profileFlags('relay')),
+      ]);
+      const ctx: Context = { fleet, servers: { kbusd, relay } };
+      console.log(
+        `  (kbusd pid ${kbusd.pid}, relay pid ${relay.pid}, each client its own process; ${RUNS} runs of ${RUN_MS / 1000} s after a warm-up, alternating kbusd and relay; medians.`,
+      );
+      console.log(
+        `   kbusd listeners ask for MAXMSGS ${count(LISTENER_MAX_MESSAGES)}; a kbusd run stops at ${count(maxPerRun(SMALL))} sends (${count(maxPerRun(LARGE))} of 64 KiB) so that no queue can overflow.)`,
+      );
+      if (only('a')) checks.push(...(await guarded('a', () => oneToOne(ctx))));
+      if (only('b')) checks.push(...(await guarded('b', () => fanOut(ctx))));
+      if (only('c'))
+        checks.push(
+          ...(await guarded('c', () => roundTrips(ctx, '(c) request/reply, 1 in flight'))),
+        );
+      if (only('d')) checks.push(...(await guarded('d', () => large(ctx))));
+      await Promise.all([kbusd.stop(), relay.stop()]);
+    }
+    if (only('e'))
+      checks.push(
+        ...(await guarded('e', async () => {
+          await memory(fleet);
+          return [];
+        })),
+      );
+  } finally {
+    await fleet.stop();
+  }
+  return checks;
+}

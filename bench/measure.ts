@@ -1,0 +1,77 @@
+/**
+ * One timed run of the daemon section, driven from the parent: a sender
+ * and its listeners (throughput), or a requester (round trips), each a
+ * fixture process.
+ */
+import type { Received, RoundTrips, Sent } from './fixtures/ipc.js';
+import type { Peer } from './processes.js';
+
+/** How long listeners may take, after the sender is done, to receive everything. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The `q` quantile (0..1) of sorted values, nearest rank. */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+export interface FlowRun {
+  /** Messages every listener should have received, summed. */
+  expected: number;
+  delivered: number;
+  bad: number;
+  failed: number;
+  firstError: string | undefined;
+  /** Delivered per second, from the first send to the last receipt. */
+  perSecond: number;
+}
+
+export async function flowRun(
+  flow: { sender: Peer; listeners: readonly Peer[] },
+  ms: number,
+  options: { batch: number; window: number; max: number },
+): Promise<FlowRun> {
+  await Promise.all(flow.listeners.map((l) => l.call('reset')));
+  const sent = await flow.sender.call<Sent>('run', { ms, ...options });
+  const received = await Promise.all(
+    flow.listeners.map((l) =>
+      l.call<Received>('expect', { count: sent.sent, timeoutMs: DRAIN_TIMEOUT_MS }),
+    ),
+  );
+  let delivered = 0;
+  let bad = 0;
+  let lastMs = sent.endMs;
+  for (const r of received) {
+    delivered += r.received;
+    bad += r.bad;
+    lastMs = Math.max(lastMs, r.lastMs);
+  }
+  return {
+    expected: sent.sent * flow.listeners.length,
+    delivered,
+    bad,
+    failed: sent.failed,
+    firstError: sent.firstError,
+    perSecond: (delivered * 1000) / (lastMs - sent.t0Ms),
+  };
+}
+
+export interface LatencyRun {
+  /** Round-trip times in microseconds, ascending. */
+  sorted: number[];
+  perSecond: number;
+  bad: number;
+}
+
+export async function latencyRun(requester: Peer, ms: number): Promise<LatencyRun> {
+  const r = await requester.call<RoundTrips>('run', { ms });
+  const sorted = r.latenciesUs.sort((a, b) => a - b);
+  return { sorted, perSecond: (sorted.length * 1000) / r.elapsedMs, bad: r.bad };
+}

@@ -1,0 +1,253 @@
+/**
+ * The processes of the daemon section: kbusd, the baseline relay, and the
+ * fixture processes (bench/fixtures) that play publishers, listeners and so
+ * on. A Fleet remembers every process it started and kills them all in
+ * `stop()`, and on the way out of the bench process whatever happens.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Answer } from './fixtures/ipc.js';
+import { HELLO } from './fixtures/ipc.js';
+
+/** dist/bench, where this file runs from. */
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(HERE, '..', '..');
+export const KBUSD = join(ROOT, 'bin', 'kbusd');
+export const RELAY = join(HERE, 'relay.js');
+export const KBUS_PEER = join(HERE, 'fixtures', 'kbus-peer.js');
+export const RELAY_PEER = join(HERE, 'fixtures', 'relay-peer.js');
+
+const START_TIMEOUT_MS = 10_000;
+const CALL_TIMEOUT_MS = 30_000;
+
+/** A server process (kbusd or the relay) serving a Unix socket. */
+export interface Server {
+  readonly socket: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  /** Stops it with SIGTERM and waits (bounded) for the exit. */
+  stop(): Promise<void>;
+}
+
+/** A fixture process and its commands. */
+export class Peer {
+  private nextId = HELLO + 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+  private exitError: Error | undefined;
+
+  constructor(
+    readonly label: string,
+    readonly process: ChildProcess,
+  ) {
+    process.on('message', (answer: Answer) => {
+      const waiter = this.pending.get(answer.id);
+      if (!waiter) return;
+      this.pending.delete(answer.id);
+      if (answer.error !== undefined) waiter.reject(new Error(`${label}: ${answer.error}`));
+      else waiter.resolve(answer.value);
+    });
+    process.on('exit', (code, signal) => {
+      this.exitError = new Error(`${label} exited (${signal ?? code})`);
+      for (const w of this.pending.values()) w.reject(this.exitError);
+      this.pending.clear();
+    });
+  }
+
+  /** Resolves once the fixture has said hello (it is connected and set up). */
+  ready(timeoutMs = START_TIMEOUT_MS): Promise<unknown> {
+    return this.wait(HELLO, timeoutMs, 'start');
+  }
+
+  call<T>(
+    cmd: string,
+    args: Record<string, unknown> = {},
+    timeoutMs = CALL_TIMEOUT_MS,
+  ): Promise<T> {
+    const id = this.nextId++;
+    const answer = this.wait(id, timeoutMs, cmd);
+    this.process.send({ id, cmd, args });
+    return answer as Promise<T>;
+  }
+
+  private wait(id: number, timeoutMs: number, what: string): Promise<unknown> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.label}: ${what} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  }
+}
+
+export class Fleet {
+  private readonly children = new Set<ChildProcess>();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'kbus-bench-'));
+  private sockets = 0;
+  /** Last resort: the bench process is exiting with children still alive. */
+  private readonly onExit = () => {
+    for (const child of this.children) child.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  };
+  /** Interrupted (Ctrl-C, kill): take the children down too, then go. */
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.onExit();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+
+  constructor() {
+    process.on('exit', this.onExit);
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  private track(child: ChildProcess): ChildProcess {
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  private socketPath(prefix: string): string {
+    return join(this.dir, `${prefix}-${++this.sockets}.sock`);
+  }
+
+  /** Starts kbusd (extra node flags, e.g. --cpu-prof, before the script). */
+  startKbusd(nodeFlags: readonly string[] = []): Promise<Server> {
+    const socket = this.socketPath('kbusd');
+    return this.startServer('kbusd', [...nodeFlags, KBUSD, '--socket', socket], socket, 'serving');
+  }
+
+  startRelay(nodeFlags: readonly string[] = []): Promise<Server> {
+    const socket = this.socketPath('relay');
+    return this.startServer('relay', [...nodeFlags, RELAY, '--socket', socket], socket, 'serving');
+  }
+
+  private async startServer(
+    label: string,
+    argv: string[],
+    socket: string,
+    readyText: string,
+  ): Promise<Server> {
+    // stdin is a pipe: the relay exits when it closes.
+    const child = this.track(spawn(process.execPath, argv, { stdio: ['pipe', 'ignore', 'pipe'] }));
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      stderr += text;
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${label} did not start within ${START_TIMEOUT_MS} ms: ${stderr}`));
+      }, START_TIMEOUT_MS);
+      const check = () => {
+        if (stderr.includes(readyText)) {
+          clearTimeout(timer);
+          child.stderr!.off('data', check);
+          resolve();
+        }
+      };
+      child.stderr!.on('data', check);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${label} exited before serving: ${stderr}`));
+      });
+    });
+    return {
+      socket,
+      pid: child.pid!,
+      process: child,
+      stop: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  /** Forks a fixture with its JSON arguments; resolves once it is ready for calls. */
+  async fork(label: string, script: string, args: object): Promise<Peer> {
+    const child = this.track(
+      fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    );
+    const peer = new Peer(label, child);
+    await peer.ready();
+    return peer;
+  }
+
+  /** Kills every process still running and waits for them to exit. */
+  async stop(): Promise<void> {
+    const exits = [...this.children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) resolve();
+          else child.once('exit', () => resolve());
+        }),
+    );
+    for (const child of this.children) child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const child of this.children) child.kill('SIGKILL');
+    }, 3_000);
+    await Promise.all(exits);
+    clearTimeout(timer);
+    process.off('exit', this.onExit);
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Kills some processes (fixtures done with) and waits for them. */
+  async kill(peers: readonly Peer[]): Promise<void> {
+    await Promise.all(
+      peers.map(
+        ({ process: child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
+
+/** VmRSS of a process, in KiB (Linux /proc). */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** CPU time a process has used (user + system, every thread), in ms (Linux /proc). */
+export function cpuMs(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return Number.NaN; // gone: the run it was part of reports why
+  }
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ, 100).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
