@@ -4,6 +4,7 @@
  * unsolicited EVENT and MESSAGE frames handed to the owner.
  */
 import type { Duplex } from 'node:stream';
+import { FrameWriter } from '../daemon/frame-writer.js';
 import { Deque } from '../engine/deque.js';
 import {
   decodeMessage,
@@ -14,16 +15,24 @@ import {
   FrameDecoder,
   KbusError,
   type Message,
+  type MessageInit,
   Op,
   opName,
   writeFrameHeader,
 } from '../wire/index.js';
 
 /** The result of a request: its status and the result fields after it. */
-export interface Result {
-  readonly status: number;
-  readonly body: Uint8Array;
-  readonly view: DataView;
+export class Result {
+  constructor(
+    readonly status: number,
+    readonly body: Uint8Array,
+  ) {}
+
+  /** The u32 result field at byte `at` of the body. */
+  word(at: number): number {
+    const b = this.body;
+    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  }
 }
 
 interface PendingCall {
@@ -45,8 +54,7 @@ const MAX_RESPONSE = 2 ** 31;
 export class Channel {
   private readonly decoder = new FrameDecoder(MAX_RESPONSE);
   private readonly calls = new Deque<PendingCall>();
-  private out: Uint8Array[] = [];
-  private outScheduled = false;
+  private readonly writer: FrameWriter;
   private nextTag = 1;
   private closedError: Error | undefined;
   private resolveDone!: () => void;
@@ -59,6 +67,7 @@ export class Channel {
     private readonly stream: Duplex,
     private readonly events: ChannelEvents,
   ) {
+    this.writer = new FrameWriter(stream, () => {});
     stream.on('data', (chunk: Buffer) => {
       try {
         this.decoder.push(chunk, (frame) => this.onFrame(frame));
@@ -82,27 +91,21 @@ export class Channel {
     tail?: Uint8Array,
     onResult?: (result: Result) => void,
   ): Promise<Result> {
-    const payload = 4 * words.length + (tail?.length ?? 0);
-    const frame = new Uint8Array(FRAME_HEADER_LENGTH + payload);
-    const view = new DataView(frame.buffer);
+    if (this.closedError) return Promise.reject(this.closedError);
     const tag = this.tag();
-    let at = writeFrameHeader(view, 0, payload, op, tag);
-    for (const w of words) {
-      view.setUint32(at, w >>> 0, true);
-      at += 4;
-    }
-    if (tail) frame.set(tail, at);
-    return this.enqueue(op, tag, frame, onResult);
+    this.writer.event(op, words, tag, tail);
+    return this.expect(op, tag, onResult);
   }
 
-  /** SENDMSG of a message object, encoded straight into the frame. */
-  sendMessage(message: Message, onResult?: (result: Result) => void): Promise<Result> {
-    const length = encodedLength(message);
-    const frame = new Uint8Array(FRAME_HEADER_LENGTH + length);
+  /** SENDMSG of a message object, encoded straight into the outgoing batch. */
+  sendMessage(
+    message: Message | MessageInit,
+    onResult?: (result: Result) => void,
+  ): Promise<Result> {
+    if (this.closedError) return Promise.reject(this.closedError);
     const tag = this.tag();
-    writeFrameHeader(new DataView(frame.buffer), 0, length, Op.SENDMSG, tag);
-    encodeMessage(message, true, frame, FRAME_HEADER_LENGTH);
-    return this.enqueue(Op.SENDMSG, tag, frame, onResult);
+    this.writer.message(Op.SENDMSG, message, tag);
+    return this.expect(Op.SENDMSG, tag, onResult);
   }
 
   private tag(): number {
@@ -111,29 +114,14 @@ export class Channel {
     return tag;
   }
 
-  private enqueue(
+  private expect(
     op: number,
     tag: number,
-    frame: Uint8Array,
     onResult: ((result: Result) => void) | undefined,
   ): Promise<Result> {
-    if (this.closedError) return Promise.reject(this.closedError);
     return new Promise<Result>((resolve, reject) => {
       this.calls.pushBack({ op, tag, resolve, reject, onResult });
-      this.out.push(frame);
-      if (!this.outScheduled) {
-        this.outScheduled = true;
-        queueMicrotask(() => this.flush());
-      }
     });
-  }
-
-  private flush(): void {
-    this.outScheduled = false;
-    const out = this.out;
-    if (out.length === 0 || this.stream.destroyed) return;
-    this.out = [];
-    this.stream.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
   private onFrame(frame: Frame): void {
@@ -158,21 +146,19 @@ export class Channel {
       call.reject(new KbusError('EINVAL', `short response to ${opName(call.op)}`));
       return;
     }
-    const head = new DataView(payload.buffer, payload.byteOffset, payload.length);
-    const status = head.getInt32(0, true);
+    const status = payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24);
     if (status < 0) {
       call.reject(KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`));
       return;
     }
-    const body = payload.subarray(4);
-    const result = { status, body, view: new DataView(body.buffer, body.byteOffset, body.length) };
+    const result = new Result(status, payload.subarray(4));
     call.onResult?.(result);
     call.resolve(result);
   }
 
   /** Ends the connection (the daemon then releases the Ksock). */
   close(): void {
-    this.flush();
+    this.writer.flush();
     this.stream.end();
   }
 

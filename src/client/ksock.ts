@@ -70,7 +70,7 @@ export interface SendOptions {
 
 const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
 /** Stream credit kept while an iterator runs; one per waiting receive(). */
-const ITERATOR_WINDOW = 64;
+const ITERATOR_WINDOW = 1024;
 const REPLY_WINDOW = 16;
 
 interface Waiter<T> {
@@ -202,7 +202,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
         MODE_BITS[options.mode ?? 'rw'],
         options.pid ?? process.pid,
       ]);
-      ksock.id_ = result.view.getUint32(0, true);
+      ksock.id_ = result.word(0);
       ksock.device_ = device;
       return ksock;
     } catch (err) {
@@ -229,7 +229,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Sends a message (SENDMSG) and resolves with its id. */
   async send(message: Outgoing | Message): Promise<MessageId> {
-    return idOf(await this.channel.sendMessage(makeMessage(toMessageInit(message))));
+    return idOf(await this.channel.sendMessage(toMessageInit(message)));
   }
 
   /** Sends an announcement. */
@@ -303,7 +303,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     const ready = this.inbox.popFront();
     if (ready) return ready;
     const result = await this.channel.call(Op.NEXTREAD, []);
-    const length = result.view.getUint32(0, true);
+    const length = result.word(0);
     return length === 0 ? undefined : classify(decodeMessage(result.body.subarray(4, 4 + length)));
   }
 
@@ -360,6 +360,8 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   private demand(want: number): void {
     if (this.credit >= want || this.granting || this.closed) return;
+    // Top a large window up only once half of it is used: fewer STREAM frames.
+    if (want >= ITERATOR_WINDOW && this.credit >= want / 2) return;
     const add = want - this.credit;
     this.credit = want;
     this.granting = true;
@@ -399,12 +401,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   /** REPLIER: the Ksock id bound as replier to exactly `name`, or 0. */
   async replier(name: string): Promise<number> {
     const result = await this.channel.call(Op.REPLIER, [name.length], latin1(name));
-    return result.view.getUint32(0, true);
+    return result.word(0);
   }
 
   /** WRITE: adds bytes to the message being written. */
   async write(bytes: Uint8Array): Promise<number> {
-    return (await this.channel.call(Op.WRITE, [], bytes)).view.getUint32(0, true);
+    return (await this.channel.call(Op.WRITE, [], bytes)).word(0);
   }
 
   /** SEND: sends what was written. */
@@ -419,7 +421,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** NEXTMSG: pops the next message for reading; its length, or 0. */
   async nextMsg(): Promise<number> {
-    return (await this.channel.call(Op.NEXTMSG, [])).view.getUint32(0, true);
+    return (await this.channel.call(Op.NEXTMSG, [])).word(0);
   }
 
   /** READ: up to `max` more bytes of the popped message. */
@@ -429,12 +431,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** LENLEFT */
   async lenLeft(): Promise<number> {
-    return (await this.channel.call(Op.LENLEFT, [])).view.getUint32(0, true);
+    return (await this.channel.call(Op.LENLEFT, [])).word(0);
   }
 
   /** KSOCKID, asked of the daemon. */
   async ksockId(): Promise<number> {
-    return (await this.channel.call(Op.KSOCKID, [])).view.getUint32(0, true);
+    return (await this.channel.call(Op.KSOCKID, [])).word(0);
   }
 
   /** LASTSENT */
@@ -444,17 +446,17 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** MAXMSGS: sets the queue limit (0 only asks); resolves with the limit in force. */
   async maxMessages(requested = 0): Promise<number> {
-    return (await this.channel.call(Op.MAXMSGS, [requested])).view.getUint32(0, true);
+    return (await this.channel.call(Op.MAXMSGS, [requested])).word(0);
   }
 
   /** NUMMSGS: messages queued in the daemon for this Ksock (not those already streamed here). */
   async numMessages(): Promise<number> {
-    return (await this.channel.call(Op.NUMMSGS, [])).view.getUint32(0, true);
+    return (await this.channel.call(Op.NUMMSGS, [])).word(0);
   }
 
   /** UNREPLIEDTO */
   async unrepliedTo(): Promise<number> {
-    return (await this.channel.call(Op.UNREPLIEDTO, [])).view.getUint32(0, true);
+    return (await this.channel.call(Op.UNREPLIEDTO, [])).word(0);
   }
 
   /** MSGONLYONCE: set (true/false) or ask (undefined); resolves with the previous state. */
@@ -474,12 +476,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   private async tristate(op: number, value: boolean | undefined): Promise<boolean> {
     const result = await this.channel.call(op, [value === undefined ? QUERY : value ? 1 : 0]);
-    return result.view.getUint32(0, true) !== 0;
+    return result.word(0) !== 0;
   }
 
   /** NEWDEVICE: resolves with the new device's index. */
   async newDevice(): Promise<number> {
-    return (await this.channel.call(Op.NEWDEVICE, [])).view.getUint32(0, true);
+    return (await this.channel.call(Op.NEWDEVICE, [])).word(0);
   }
 
   /** RESET (no effect). */
@@ -489,7 +491,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** POLL: the ready mask now (Poll.IN, Poll.OUT). Pending waitReady() calls stay armed. */
   async poll(): Promise<number> {
-    return (await this.channel.call(Op.POLL, [this.armedMask()])).view.getUint32(0, true);
+    return (await this.channel.call(Op.POLL, [this.armedMask()])).word(0);
   }
 
   /** Waits until any bit of `mask` is ready (POLL with a notification); resolves with the ready bits. */
@@ -542,7 +544,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 }
 
 function idOf(result: Result): MessageId {
-  return { networkId: result.view.getUint32(0, true), serialNum: result.view.getUint32(4, true) };
+  return { networkId: result.word(0), serialNum: result.word(4) };
 }
 
 function latin1(text: string): Uint8Array {

@@ -9,7 +9,7 @@ import {
   decodeName,
   Errno,
   type ErrnoName,
-  encodedLength,
+  entireMessageLength,
   type Frame,
   FrameDecoder,
   FrameError,
@@ -80,11 +80,16 @@ export class Connection {
   ) {
     this.name = `conn ${index}`;
     this.decoder = new FrameDecoder(options.maxFrameLength);
-    this.writer = new FrameWriter(socket, () => {
-      // Room in the socket again: read requests again and push what waits.
-      if (!this.closed) socket.resume();
-      this.pump();
-    });
+    this.writer = new FrameWriter(
+      socket,
+      () => {
+        // Room in the socket again: read requests again and push what waits.
+        if (!this.closed) socket.resume();
+        this.pump();
+      },
+      // A client that sends faster than it reads: stop reading until the socket drains.
+      () => socket.pause(),
+    );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       // The client finished: release, and finish our side too.
@@ -116,10 +121,9 @@ export class Connection {
       this.release();
       return;
     }
+    // Responses go out with the microtask flush, after any messages this
+    // chunk pushed to other Ksocks: their readers start work first.
     this.pump();
-    this.writer.flush();
-    // A client that sends faster than it reads: stop reading until the socket drains.
-    if (this.writer.blocked) this.socket.pause();
   }
 
   private handle(frame: Frame): void {
@@ -160,13 +164,13 @@ export class Connection {
     switch (op) {
       case Op.SENDMSG: {
         const id = ksock.sendBytes(payload);
-        w.response(op, tag, 0, [id.networkId, id.serialNum]);
+        w.response2(op, tag, id.networkId, id.serialNum);
         return;
       }
       case Op.NEXTREAD: {
         const m = ksock.nextMessage();
         if (m === undefined) w.response(op, tag, 0, [0]);
-        else w.messagesResponse(op, tag, [encodedLength(m)], [m]);
+        else w.messagesResponse(op, tag, [entireMessageLength(m.name.length, m.data.length)], [m]);
         return;
       }
       case Op.NEXTREADS: {
@@ -301,6 +305,7 @@ export class Connection {
   private pump(): void {
     const ksock = this.ksock;
     if (ksock === undefined || this.closed) return;
+    let pushed = false;
     while (this.credit > 0 && !this.writer.blocked) {
       if (this.writer.pending > PUSH_BATCH_BYTES) {
         this.writer.flush();
@@ -310,7 +315,10 @@ export class Connection {
       if (m === undefined) break;
       this.credit--;
       this.writer.message(Op.MESSAGE, m);
+      pushed = true;
     }
+    // A pushed message is what a reader waits for: send it now.
+    if (pushed) this.writer.flush();
     if (this.armed !== 0) {
       const ready = ksock.poll() & this.armed;
       if (ready !== 0) {

@@ -1,5 +1,6 @@
 /**
- * Batches the frames one connection sends: frames are encoded straight into
+ * Batches the frames one end of a connection sends (the daemon's responses
+ * and pushes, or a client's requests): frames are encoded straight into
  * a shared slab and written to the socket once per batch, not once per
  * frame. Honours backpressure: `blocked` is true from a write() that
  * returned false until 'drain'.
@@ -10,10 +11,26 @@ import {
   encodeMessage,
   FRAME_HEADER_LENGTH,
   type Message,
+  type MessageInit,
   writeFrameHeader,
 } from '../wire/index.js';
 
 const SLAB = 64 * 1024;
+
+/** Writes `m` at `at`: a copy of its encoding when it has one (with this copy's flags), else encoded now. */
+function put(buf: Buffer, at: number, m: Message | MessageInit): void {
+  const encoded = (m as { encoded?: Uint8Array }).encoded;
+  if (encoded === undefined) {
+    encodeMessage(m, true, buf, at);
+    return;
+  }
+  buf.set(encoded, at);
+  buf.writeUInt32LE(m.flags ?? 0, at + 48);
+}
+
+function lengthOf(m: Message | MessageInit): number {
+  return (m as { encoded?: Uint8Array }).encoded?.length ?? encodedLength(m);
+}
 const MIN_LEFTOVER = 4 * 1024;
 
 export class FrameWriter {
@@ -26,6 +43,7 @@ export class FrameWriter {
   constructor(
     private readonly socket: Duplex,
     private readonly onDrain: () => void,
+    private readonly onBlocked: () => void = () => {},
   ) {
     socket.on('drain', () => {
       this.blocked = false;
@@ -86,7 +104,7 @@ export class FrameWriter {
     messages: readonly Message[],
   ): void {
     let payload = 4 + 4 * prefixWords.length;
-    for (const m of messages) payload += encodedLength(m);
+    for (const m of messages) payload += lengthOf(m);
     this.reserve(FRAME_HEADER_LENGTH + payload);
     let at = writeFrameHeader(this.view, this.pos, payload, op, tag);
     this.view.setInt32(at, 0, true);
@@ -96,31 +114,47 @@ export class FrameWriter {
       at += 4;
     }
     for (const m of messages) {
-      encodeMessage(m, true, this.buf, at);
-      at += encodedLength(m);
+      put(this.buf, at, m);
+      at += lengthOf(m);
     }
     this.pos = at;
     this.schedule();
   }
 
-  /** An unsolicited frame (tag 0): EVENT words or a MESSAGE. */
-  event(op: number, words: readonly number[]): void {
-    this.reserve(FRAME_HEADER_LENGTH + 4 * words.length);
-    let at = writeFrameHeader(this.view, this.pos, 4 * words.length, op, 0);
+  /** A frame of u32 words then optional bytes: an EVENT (tag 0), or a client's request. */
+  event(op: number, words: readonly number[], tag = 0, tail?: Uint8Array): void {
+    const payload = 4 * words.length + (tail?.length ?? 0);
+    this.reserve(FRAME_HEADER_LENGTH + payload);
+    let at = writeFrameHeader(this.view, this.pos, payload, op, tag);
     for (const word of words) {
       this.view.setUint32(at, word >>> 0, true);
       at += 4;
     }
+    if (tail) {
+      this.buf.set(tail, at);
+      at += tail.length;
+    }
     this.pos = at;
     this.schedule();
   }
 
-  message(op: number, message: Message): void {
-    const length = encodedLength(message);
+  message(op: number, message: Message | MessageInit, tag = 0): void {
+    const length = lengthOf(message);
     this.reserve(FRAME_HEADER_LENGTH + length);
-    const at = writeFrameHeader(this.view, this.pos, length, op, 0);
-    encodeMessage(message, true, this.buf, at);
+    const at = writeFrameHeader(this.view, this.pos, length, op, tag);
+    put(this.buf, at, message);
     this.pos = at + length;
+    this.schedule();
+  }
+
+  /** A response with two result words (ids), without an array. */
+  response2(op: number, tag: number, a: number, b: number): void {
+    this.reserve(FRAME_HEADER_LENGTH + 12);
+    const at = writeFrameHeader(this.view, this.pos, 12, op, tag);
+    this.buf.writeInt32LE(0, at);
+    this.buf.writeUInt32LE(a, at + 4);
+    this.buf.writeUInt32LE(b, at + 8);
+    this.pos = at + 12;
     this.schedule();
   }
 
@@ -149,6 +183,9 @@ export class FrameWriter {
     }
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.pos = 0;
-    if (!this.socket.write(out)) this.blocked = true;
+    if (!this.socket.write(out)) {
+      this.blocked = true;
+      this.onBlocked();
+    }
   }
 }

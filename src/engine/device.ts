@@ -33,6 +33,15 @@ import { UnsentUnbindEvents } from './unbind-events.js';
 const NO_DATA = new Uint8Array(0);
 const WANT_YOU_TO_REPLY = Flags.WANT_YOU_TO_REPLY;
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = value >>> 24;
+}
+
 function isU32(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
 }
@@ -177,22 +186,26 @@ export class Device {
     }
   }
 
-  /** Kbus.txt "Things KBUS changes in a message". */
+  /**
+   * Kbus.txt "Things KBUS changes in a message". Every message reaching
+   * send() is a fresh object made for it (by validate, the assembler or
+   * decodeWhole), so it is changed in place, and so is its encoding if it
+   * has one.
+   */
   private stamp(sender: Ksock, message: Message): Message {
-    const id =
-      message.id.networkId === 0 ? { networkId: 0, serialNum: this.nextSerialNum() } : message.id;
-    return {
-      id,
-      inReplyTo: message.inReplyTo,
-      to: message.to,
-      from: sender.id,
-      origFrom: message.origFrom,
-      finalTo: message.finalTo,
-      extra: 0,
-      flags: (message.flags & ~Flags.SYNTHETIC) >>> 0,
-      name: message.name,
-      data: message.data,
-    };
+    const m = message as Mutable<Message> & { encoded?: Uint8Array };
+    if (m.id.networkId === 0) m.id = { networkId: 0, serialNum: this.nextSerialNum() };
+    m.from = sender.id;
+    m.extra = 0;
+    m.flags = (m.flags & ~Flags.SYNTHETIC) >>> 0;
+    const encoded = m.encoded;
+    if (encoded !== undefined) {
+      writeU32(encoded, 8, m.id.serialNum);
+      writeU32(encoded, 24, m.from);
+      writeU32(encoded, 44, 0);
+      writeU32(encoded, 48, m.flags);
+    }
+    return m;
   }
 
   /** Drops a send left pending by EAGAIN (DISCARD, or the Ksock closing). */

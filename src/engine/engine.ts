@@ -3,7 +3,7 @@
  * devices"), each with its own Ksocks, bindings and message ids. It does no
  * I/O; the daemon and the clients drive it.
  */
-import { KbusError } from '../wire/index.js';
+import { BytePool, KbusError } from '../wire/index.js';
 import { Device } from './device.js';
 import type { Ksock } from './ksock.js';
 import { OpenMode } from './ksock.js';
@@ -17,6 +17,8 @@ import { bindingsText, statsText } from './proc.js';
 
 export class Engine {
   readonly options: ResolvedOptions;
+  /** Memory for the messages its Ksocks send as bytes. */
+  readonly pool = new BytePool();
   private readonly devices: Device[] = [];
 
   constructor(options: EngineOptions = {}) {

@@ -6,6 +6,7 @@
  * that involves other Ksocks is the device's.
  */
 import {
+  decodeWhole,
   encodeMessage,
   entireMessageLength,
   KbusError,
@@ -169,10 +170,18 @@ export class Ksock {
     return this.device.send(this, this.device.validate(init), false);
   }
 
-  /** SENDMSG with the message's bytes. */
+  /** SENDMSG with the message's bytes: WRITE of them all, then SEND. */
   sendBytes(bytes: Uint8Array): MessageId {
-    this.write(bytes);
-    return this.send();
+    this.checkWritable();
+    if (this.pending)
+      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
+    if (this.assembler.started) {
+      this.write(bytes);
+      return this.send();
+    }
+    // The usual case, one whole message: checked and copied in one step.
+    const message = decodeWhole(bytes, this.device.options.maxMessageSize, this.device.engine.pool);
+    return this.device.send(this, message, false);
   }
 
   /** LASTSENT: the id of the last message this Ksock sent (or tried to). */

@@ -5,7 +5,7 @@
  * (guards, lengths, flags, size limit) before any space for the rest is
  * allocated, so a hostile length cannot make it reserve memory.
  */
-import { HEADER_LENGTH } from './constants.js';
+import { END_GUARD, Flags, HEADER_LENGTH, MAX_NAME_LENGTH, START_GUARD } from './constants.js';
 import { KbusError } from './errno.js';
 import {
   decodeBody,
@@ -14,10 +14,15 @@ import {
   entireMessageLength,
   type Header,
   type Message,
+  type MessageId,
+  type NetworkAddress,
+  NO_ADDRESS,
+  NO_ID,
   paddedDataLength,
   paddedNameLength,
 } from './message.js';
 import { sendNameError } from './names.js';
+import type { BytePool } from './pool.js';
 
 /** The parts of an entire message, as kbus.c names them in /proc/kbus/stats. */
 export const MESSAGE_PARTS = ['HDR', 'NAME', 'NPAD', 'DATA', 'DPAD', 'FINAL'] as const;
@@ -147,3 +152,85 @@ export class MessageAssembler {
     return { part: '???', pos: 0 };
   }
 }
+
+/** A message decoded from bytes, keeping its entire encoding for reuse. */
+export type EncodedMessage = Message & { readonly encoded: Uint8Array };
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * What WRITE of `bytes` then SEND would check, in one step and with the
+ * same errors in the same order, for a message given whole (SENDMSG): a
+ * short message is EINVAL (unfinished), then the header, the name, the
+ * final guard, and bytes past the end (EMSGSIZE). The bytes are copied once
+ * (padding zeroed) and kept as the message's `encoded` form, so that
+ * delivering it needs no encoding. Little-endian only.
+ */
+export function decodeWhole(bytes: Uint8Array, maxLength: number, pool: BytePool): EncodedMessage {
+  const length = bytes.length;
+  if (length === 0) throw new KbusError('ENOMSG', 'nothing has been written to send');
+  if (length < HEADER_LENGTH) throw new KbusError('EINVAL', 'the message written is not finished');
+  const nameLength = u32le(bytes, 52);
+  const dataLength = u32le(bytes, 56);
+  const flags = u32le(bytes, 48);
+  if (
+    u32le(bytes, 0) !== START_GUARD ||
+    u32le(bytes, 60) !== END_GUARD ||
+    nameLength === 0 ||
+    nameLength > MAX_NAME_LENGTH ||
+    (flags & Flags.ALL_OR_WAIT && flags & Flags.ALL_OR_FAIL) ||
+    entireMessageLength(nameLength, dataLength) > maxLength
+  ) {
+    decodeHeader(bytes, 0, true, maxLength); // throws the error, worded as for WRITE
+  }
+  const nameEnd = HEADER_LENGTH + nameLength;
+  const total = entireMessageLength(nameLength, dataLength);
+  if (length < nameEnd) throw new KbusError('EINVAL', 'the message written is not finished');
+  const name = decodeName(bytes, HEADER_LENGTH, nameLength);
+  const nameError = sendNameError(name);
+  if (nameError)
+    throw new KbusError(nameError === 'EINVAL' ? 'EBADMSG' : nameError, 'bad message name');
+  if (length < total) throw new KbusError('EINVAL', 'the message written is not finished');
+  if (u32le(bytes, total - 4) !== END_GUARD) {
+    throw new KbusError('EINVAL', '(entire) message end guard is wrong');
+  }
+  if (length > total) {
+    throw new KbusError(
+      'EMSGSIZE',
+      `${length - total} bytes written after the end guard of a message: did you forget to SEND?`,
+    );
+  }
+  const encoded = pool.allocate(total);
+  encoded.set(length === total ? bytes : bytes.subarray(0, total));
+  const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
+  for (let i = nameEnd; i < dataAt; i++) encoded[i] = 0;
+  for (let i = dataAt + dataLength; i < total - 4; i++) encoded[i] = 0;
+  return {
+    id: pair(u32le(bytes, 4), u32le(bytes, 8)),
+    inReplyTo: pair(u32le(bytes, 12), u32le(bytes, 16)),
+    to: u32le(bytes, 20),
+    from: u32le(bytes, 24),
+    origFrom: address(u32le(bytes, 28), u32le(bytes, 32)),
+    finalTo: address(u32le(bytes, 36), u32le(bytes, 40)),
+    extra: u32le(bytes, 44),
+    flags,
+    name,
+    data:
+      dataLength === 0
+        ? NO_DATA
+        : new Uint8Array(encoded.buffer, encoded.byteOffset + dataAt, dataLength),
+    encoded,
+  };
+}
+
+function pair(networkId: number, serialNum: number): MessageId {
+  return networkId === 0 && serialNum === 0 ? NO_ID : { networkId, serialNum };
+}
+
+function address(networkId: number, localId: number): NetworkAddress {
+  return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
+}
+
+const NO_DATA = new Uint8Array(0);

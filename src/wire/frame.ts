@@ -140,7 +140,12 @@ export class FrameDecoder {
           onFrame({
             op: u32(chunk, at + 4),
             tag: u32(chunk, at + 8),
-            payload: chunk.subarray(at + FRAME_HEADER_LENGTH, at + 4 + length),
+            // A plain view: cheaper to make than a Buffer's subarray.
+            payload: new Uint8Array(
+              chunk.buffer,
+              chunk.byteOffset + at + FRAME_HEADER_LENGTH,
+              length - 8,
+            ),
             tooLong: false,
           });
           at += 4 + length;

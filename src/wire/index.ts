@@ -5,3 +5,4 @@ export * from './errno.js';
 export * from './frame.js';
 export * from './message.js';
 export * from './names.js';
+export * from './pool.js';
