@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, encodeMessage, Flags, makeMessage } from './api.js';
 import { assertEmpty, drain, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
+import { Engine, encodeMessage, Flags, makeMessage } from './api.js';
 
 // Names that break `name := '$.' [ word '.' ]+ ( word | '*' | '%' )`, with
 // `word := alphanumerics` (Kbus.txt "Message names"; kbus.c kbus_bad_message_name).

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock, MessageNames } from './api.js';
 import { assertEmpty, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
+import { Engine, Flags, type Ksock, MessageNames } from './api.js';
 
 describe('one replier per name', () => {
   // Kbus.txt "Repliers": "For each message name, there may be a single

@@ -5,14 +5,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Engine,
-  Flags,
-  type Ksock,
-  type Message,
-  type MessageId,
-  MessageNames,
-} from './api.js';
-import {
   assertEmpty,
   drain,
   next,
@@ -22,6 +14,7 @@ import {
   sendRequest,
   throwsCode,
 } from './a-support.js';
+import { Engine, Flags, type Ksock, type Message, type MessageId, MessageNames } from './api.js';
 
 function setup(): { engine: Engine; sender: Ksock; replier: Ksock } {
   const engine = new Engine();

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock } from './api.js';
 import { assertEmpty, drain, next, sendReply, sendRequest, throwsCode } from './a-support.js';
+import { Engine, Flags, type Ksock } from './api.js';
 
 function setup(): { engine: Engine; sender: Ksock; replier: Ksock; listener: Ksock } {
   const engine = new Engine();

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, type Ksock } from './api.js';
 import { assertEmpty, drain } from './a-support.js';
+import { Engine, type Ksock } from './api.js';
 
 /** Sends an announcement for each name, then returns the names `listener` received, in order. */
 function heard(listener: Ksock, sender: Ksock, names: string[]): string[] {

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock } from './api.js';
 import { next, sendRequest, throwsCode } from './a-support.js';
+import { Engine, Flags, type Ksock } from './api.js';
 
 function listenerAndSender(engine = new Engine()): { listener: Ksock; sender: Ksock } {
   const listener = engine.open();

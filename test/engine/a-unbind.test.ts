@@ -3,8 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeMessage, Engine, Flags, MessageNames } from './api.js';
 import { assertEmpty, drain, next, sendRequest, throwsCode } from './a-support.js';
+import { decodeMessage, Engine, Flags, MessageNames } from './api.js';
 
 describe('UNBIND must match exactly', () => {
   // Kbus.txt "IOCTLS": UNBIND "Unbind from a binding - must match exactly";
