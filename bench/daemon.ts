@@ -73,16 +73,16 @@ function mb(kib: number): string {
   return `${(kib / 1024).toFixed(1)} MB`;
 }
 
-function ratioText(x: number): string {
+export function ratioText(x: number): string {
   return `${x.toFixed(2)}x`;
 }
 
-function progress(text: string): void {
+export function progress(text: string): void {
   console.log(`  .. ${text}`);
 }
 
 /** The 1-minute load average: other work on the machine skews every figure. */
-function load(): string {
+export function load(): string {
   return `load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`;
 }
 
@@ -172,7 +172,7 @@ async function startFlow(ctx: Context, side: Side, spec: FlowSpec): Promise<Flow
  * machine disturbs less than rates, and as a share of one core, which
  * shows the bottleneck.
  */
-class CpuUsage {
+export class CpuUsage {
   private readonly used: number[];
   private before: number[] = [];
   private wallMs = 0;
@@ -532,7 +532,7 @@ async function large(ctx: Context): Promise<Check[]> {
  * Runs one measurement; an error (a fixture that died, a timeout) is
  * reported as a failed check rather than ending the whole benchmark.
  */
-async function guarded(key: string, run: () => Promise<Check[]>): Promise<Check[]> {
+export async function guarded(key: string, run: () => Promise<Check[]>): Promise<Check[]> {
   try {
     return await run();
   } catch (err) {

@@ -31,6 +31,8 @@ export interface FlowRun {
   firstError: string | undefined;
   /** Delivered per second, from the first send to the last receipt. */
   perSecond: number;
+  /** Milliseconds from the first send to the last receipt. */
+  elapsedMs: number;
 }
 
 export async function flowRun(
@@ -60,6 +62,7 @@ export async function flowRun(
     failed: sent.failed,
     firstError: sent.firstError,
     perSecond: (delivered * 1000) / (lastMs - sent.t0Ms),
+    elapsedMs: lastMs - sent.t0Ms,
   };
 }
 

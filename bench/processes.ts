@@ -16,6 +16,8 @@ import { HELLO } from './fixtures/ipc.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..', '..');
 export const KBUSD = join(ROOT, 'bin', 'kbusd');
+/** The kbus command line (its `limpet` subcommand runs a Limpet). */
+export const KBUS_CLI = join(ROOT, 'bin', 'kbus');
 export const RELAY = join(HERE, 'relay.js');
 export const KBUS_PEER = join(HERE, 'fixtures', 'kbus-peer.js');
 export const RELAY_PEER = join(HERE, 'fixtures', 'relay-peer.js');
@@ -30,6 +32,8 @@ export interface Server {
   readonly process: ChildProcess;
   /** Stops it with SIGTERM and waits (bounded) for the exit. */
   stop(): Promise<void>;
+  /** What it has written to stderr so far. */
+  stderr(): string;
 }
 
 /** A fixture process and its commands. */
@@ -138,6 +142,19 @@ export class Fleet {
     return this.startServer('relay', [...nodeFlags, RELAY, '--socket', socket], socket, 'serving');
   }
 
+  /**
+   * Starts a Limpet on the bus served at `bus` (`kbus --socket BUS limpet
+   * ARGS`); resolves once its stderr shows `readyText`.
+   */
+  startLimpet(
+    label: string,
+    bus: string,
+    args: readonly string[],
+    readyText: string,
+  ): Promise<Server> {
+    return this.startServer(label, [KBUS_CLI, '--socket', bus, 'limpet', ...args], bus, readyText);
+  }
+
   private async startServer(
     label: string,
     argv: string[],
@@ -174,6 +191,7 @@ export class Fleet {
       socket,
       pid: child.pid!,
       process: child,
+      stderr: () => stderr,
       stop: async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         child.kill('SIGTERM');

@@ -5,12 +5,13 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon).
+ * daemon, limpet).
  */
 import os from 'node:os';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
+import { limpetSection } from './limpet.js';
 
 interface Section {
   readonly key: string;
@@ -24,6 +25,11 @@ const sections: Section[] = [
     key: 'daemon',
     title: 'kbusd over a Unix socket, against a raw Node relay',
     run: daemonSection,
+  },
+  {
+    key: 'limpet',
+    title: 'Across a Limpet pair (loopback TCP), against a single bus',
+    run: limpetSection,
   },
 ];
 

@@ -8,9 +8,6 @@ import { FrameWriter } from '../daemon/frame-writer.js';
 import { Deque } from '../engine/deque.js';
 import {
   decodeMessage,
-  encodedLength,
-  encodeMessage,
-  FRAME_HEADER_LENGTH,
   type Frame,
   FrameDecoder,
   KbusError,
@@ -18,7 +15,6 @@ import {
   type MessageInit,
   Op,
   opName,
-  writeFrameHeader,
 } from '../wire/index.js';
 
 /** The result of a request: its status and the result fields after it. */

@@ -153,16 +153,16 @@ describe('kbus reply', () => {
     assertExit(await replier.exit(), 0);
   });
 
-  test('a command that cannot be run: exits non-zero naming it; the requester is not left waiting', async () => {
-    const replier = await replying('$.Rep.Missing', ['--', 'no-such-command-for-kbus-tests']);
-    const result = await kbus(['request', '$.Rep.Missing', 'x'], { socket });
-    // No reply came: KBUS tells the requester with a status message.
-    assertExit(result, 1);
-    assert.match(result.stdout, /^status .*\$\.KBUS\.Replier\./);
-    const done = await replier.exit();
-    assert.notEqual(done.code, 0);
-    assert.match(done.stderr, /no-such-command-for-kbus-tests/);
-    assert.doesNotMatch(done.stderr, /^\s+at /m, 'no stack trace');
+  test('a command that cannot be run: exits 64 naming it, before binding (no request is taken)', async () => {
+    const result = await kbus(['reply', '$.Rep.Missing', '--', 'no-such-command-for-kbus-tests'], {
+      socket,
+    });
+    assertExit(result, 64);
+    assert.match(result.stderr, /no-such-command-for-kbus-tests/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+    // It never bound, so a request finds no replier at all.
+    const request = await kbus(['request', '$.Rep.Missing', 'x'], { socket });
+    assertExit(request, 99);
   });
 
   test('no command exits 64; a name already replied to exits 98 (EADDRINUSE)', async () => {

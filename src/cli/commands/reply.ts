@@ -78,6 +78,13 @@ Examples:
         throw new CliError('give the command to run after --', ExitCode.USAGE);
       const count =
         options.count === undefined ? Infinity : parseInteger(options.count, '--count', 1);
+      // Say so now rather than after taking a request that cannot be answered.
+      if (!(await runnable(command[0]!))) {
+        throw new CliError(
+          `cannot run '${command[0]}': not found or not executable`,
+          ExitCode.USAGE,
+        );
+      }
       const c = colours(process.stderr);
       const ksock = await openKsock(g);
       const interrupt = interruptSignal();
