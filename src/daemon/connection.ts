@@ -163,7 +163,10 @@ export class Connection {
     }
     switch (op) {
       case Op.SENDMSG: {
-        const id = ksock.sendBytes(payload);
+        // The payload is a view of what the socket read, which nothing else
+        // uses: the message keeps it (memory per Ksock stays bounded by the
+        // queue limit times the frame limit, as with a copy).
+        const id = ksock.sendBytes(payload, true);
         w.response2(op, tag, id.networkId, id.serialNum);
         return;
       }

@@ -170,8 +170,13 @@ export class Ksock {
     return this.device.send(this, this.device.validate(init), false);
   }
 
-  /** SENDMSG with the message's bytes: WRITE of them all, then SEND. */
-  sendBytes(bytes: Uint8Array): MessageId {
+  /**
+   * SENDMSG with the message's bytes: WRITE of them all, then SEND. With
+   * `adopt`, the engine keeps and changes `bytes` instead of copying them
+   * (the caller must not use them again), as the daemon does with what it
+   * reads from a socket.
+   */
+  sendBytes(bytes: Uint8Array, adopt = false): MessageId {
     this.checkWritable();
     if (this.pending)
       throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
@@ -179,8 +184,9 @@ export class Ksock {
       this.write(bytes);
       return this.send();
     }
-    // The usual case, one whole message: checked and copied in one step.
-    const message = decodeWhole(bytes, this.device.options.maxMessageSize, this.device.engine.pool);
+    // The usual case, one whole message: checked (and copied) in one step.
+    const pool = adopt ? undefined : this.device.engine.pool;
+    const message = decodeWhole(bytes, this.device.options.maxMessageSize, pool);
     return this.device.send(this, message, false);
   }
 

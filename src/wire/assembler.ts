@@ -166,9 +166,14 @@ function u32le(b: Uint8Array, at: number): number {
  * short message is EINVAL (unfinished), then the header, the name, the
  * final guard, and bytes past the end (EMSGSIZE). The bytes are copied once
  * (padding zeroed) and kept as the message's `encoded` form, so that
- * delivering it needs no encoding. Little-endian only.
+ * delivering it needs no encoding; with no pool, `bytes` themselves are
+ * kept (the caller must not use them again). Little-endian only.
  */
-export function decodeWhole(bytes: Uint8Array, maxLength: number, pool: BytePool): EncodedMessage {
+export function decodeWhole(
+  bytes: Uint8Array,
+  maxLength: number,
+  pool: BytePool | undefined,
+): EncodedMessage {
   const length = bytes.length;
   if (length === 0) throw new KbusError('ENOMSG', 'nothing has been written to send');
   if (length < HEADER_LENGTH) throw new KbusError('EINVAL', 'the message written is not finished');
@@ -202,8 +207,12 @@ export function decodeWhole(bytes: Uint8Array, maxLength: number, pool: BytePool
       `${length - total} bytes written after the end guard of a message: did you forget to SEND?`,
     );
   }
-  const encoded = pool.allocate(total);
-  encoded.set(length === total ? bytes : bytes.subarray(0, total));
+  // Without a pool the caller gives the bytes away: they are kept and changed in place.
+  let encoded = bytes;
+  if (pool !== undefined) {
+    encoded = pool.allocate(total);
+    encoded.set(bytes);
+  }
   const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
   for (let i = nameEnd; i < dataAt; i++) encoded[i] = 0;
   for (let i = dataAt + dataLength; i < total - 4; i++) encoded[i] = 0;
