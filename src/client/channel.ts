@@ -7,11 +7,11 @@ import type { Duplex } from 'node:stream';
 import { FrameWriter } from '../daemon/frame-writer.js';
 import { Deque } from '../engine/deque.js';
 import {
-  decodeMessage,
   type Frame,
   FrameDecoder,
   KbusError,
   type Message,
+  type MessageId,
   type MessageInit,
   Op,
   opName,
@@ -39,8 +39,14 @@ interface PendingCall {
   readonly onResult: ((result: Result) => void) | undefined;
 }
 
+/** The message id result of SEND, SENDMSG and LASTSENT. */
+export function idOf(result: Result): MessageId {
+  return { networkId: result.word(0), serialNum: result.word(4) };
+}
+
 export interface ChannelEvents {
-  onMessage(message: Message): void;
+  /** A MESSAGE frame's payload: one entire message. */
+  onMessage(bytes: Uint8Array): void;
   onEvent(mask: number): void;
   onClose(error: Error | undefined): void;
 }
@@ -93,15 +99,24 @@ export class Channel {
     return this.expect(op, tag, onResult);
   }
 
-  /** SENDMSG of a message object, encoded straight into the outgoing batch. */
-  sendMessage(
-    message: Message | MessageInit,
-    onResult?: (result: Result) => void,
-  ): Promise<Result> {
+  /**
+   * SENDMSG of a message object, encoded straight into the outgoing batch;
+   * resolves with the id the daemon gave it. `onId` runs synchronously when
+   * the response is decoded, before any later frame is.
+   */
+  sendMessage(message: Message | MessageInit, onId?: (id: MessageId) => void): Promise<MessageId> {
     if (this.closedError) return Promise.reject(this.closedError);
     const tag = this.tag();
     this.writer.message(Op.SENDMSG, message, tag);
-    return this.expect(Op.SENDMSG, tag, onResult);
+    return new Promise<MessageId>((resolve, reject) => {
+      this.calls.pushBack({
+        op: Op.SENDMSG,
+        tag,
+        resolve: (result) => resolve(idOf(result)),
+        reject,
+        onResult: onId === undefined ? undefined : (result) => onId(idOf(result)),
+      });
+    });
   }
 
   private tag(): number {
@@ -123,7 +138,7 @@ export class Channel {
   private onFrame(frame: Frame): void {
     if (frame.tag === 0) {
       if (frame.op === Op.MESSAGE) {
-        this.events.onMessage(decodeMessage(frame.payload, { shareData: true }));
+        this.events.onMessage(frame.payload);
       } else if (frame.op === Op.EVENT && frame.payload.length >= 4) {
         this.events.onEvent(
           new DataView(frame.payload.buffer, frame.payload.byteOffset).getUint32(0, true),

@@ -14,7 +14,6 @@ import { Engine } from '../engine/engine.js';
 import { idKey } from '../engine/ksock.js';
 import {
   copyBytes,
-  decodeMessage,
   Flags,
   KbusError,
   type Message,
@@ -25,11 +24,11 @@ import {
   PROTOCOL_VERSION,
   QUERY,
 } from '../wire/index.js';
-import { Channel, type Result } from './channel.js';
+import { Channel, idOf } from './channel.js';
 import { memoryPair } from './memory-pair.js';
 import {
-  classify,
   type Data,
+  decodeReceived,
   type KbusMessage,
   type Outgoing,
   type Reply,
@@ -144,7 +143,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   private constructor(stream: Duplex) {
     this.channel = new Channel(stream, {
-      onMessage: (message) => this.onMessage(message),
+      onMessage: (bytes) => this.onMessage(bytes),
       onEvent: (mask) => {
         // Wake the waiters this event satisfies; re-arm for the others.
         const waiting = this.pollWaiters.splice(0);
@@ -228,8 +227,8 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   // --- Sending ------------------------------------------------------------------
 
   /** Sends a message (SENDMSG) and resolves with its id. */
-  async send(message: Outgoing | Message): Promise<MessageId> {
-    return idOf(await this.channel.sendMessage(toMessageInit(message)));
+  send(message: Outgoing | Message): Promise<MessageId> {
+    return this.channel.sendMessage(toMessageInit(message));
   }
 
   /** Sends an announcement. */
@@ -258,9 +257,9 @@ export class Ksock implements AsyncIterable<KbusMessage> {
       // Register for the reply the moment the send's result is decoded, before
       // any later frame (the reply itself) can be.
       this.channel
-        .sendMessage(message, (result) => {
+        .sendMessage(message, (id) => {
           if (cancelled) return;
-          key = idKey(idOf(result));
+          key = idKey(id);
           this.replyWaiters.set(key, waiter);
         })
         .catch((err: unknown) => waiter.reject(err));
@@ -304,7 +303,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     if (ready) return ready;
     const result = await this.channel.call(Op.NEXTREAD, []);
     const length = result.word(0);
-    return length === 0 ? undefined : classify(decodeMessage(result.body.subarray(4, 4 + length)));
+    return length === 0 ? undefined : decodeReceived(result.body.subarray(4, 4 + length));
   }
 
   /** Messages as they arrive, until the Ksock closes or the loop breaks. */
@@ -318,6 +317,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     try {
       while (!this.closed && !options.signal?.aborted) {
         this.demand(ITERATOR_WINDOW);
+        // What has already arrived needs no waiting.
+        const ready = this.inbox.popFront();
+        if (ready !== undefined) {
+          yield ready;
+          continue;
+        }
         try {
           yield await this.receive(options);
         } catch (err) {
@@ -330,9 +335,9 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     }
   }
 
-  private onMessage(wire: Message): void {
+  private onMessage(bytes: Uint8Array): void {
     this.credit = Math.max(0, this.credit - 1);
-    const message = classify(wire);
+    const message = decodeReceived(bytes);
     if (message.kind === 'reply' || message.kind === 'status') {
       const key = idKey(message.inReplyTo);
       const waiter = this.replyWaiters.get(key);
@@ -541,10 +546,6 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function idOf(result: Result): MessageId {
-  return { networkId: result.word(0), serialNum: result.word(4) };
 }
 
 function latin1(text: string): Uint8Array {

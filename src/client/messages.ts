@@ -4,14 +4,20 @@
  * helpers for text and JSON data.
  */
 import {
+  decodeHeader,
+  decodeName,
   decodeReplierBindEvent,
+  entireMessageLength,
   Flags,
+  HEADER_LENGTH,
+  KbusError,
   type Message,
   type MessageId,
   type MessageInit,
   MessageNames,
   makeMessage,
   type NetworkAddress,
+  paddedNameLength,
   type ReplierBindEvent,
 } from '../wire/index.js';
 
@@ -47,7 +53,12 @@ export abstract class KbusMessage implements Message {
   readonly name: string;
   readonly data: Uint8Array;
 
-  constructor(message: Message) {
+  /** The header fields come from `message`; `name` and `data` may be given apart. */
+  constructor(
+    message: Omit<Message, 'name' | 'data'> & Partial<Message>,
+    name?: string,
+    data?: Uint8Array,
+  ) {
     this.id = message.id;
     this.inReplyTo = message.inReplyTo;
     this.to = message.to;
@@ -56,8 +67,8 @@ export abstract class KbusMessage implements Message {
     this.finalTo = message.finalTo;
     this.extra = message.extra;
     this.flags = message.flags;
-    this.name = message.name;
-    this.data = message.data;
+    this.name = name ?? message.name!;
+    this.data = data ?? message.data!;
   }
 
   /** WANT_YOU_TO_REPLY: this copy is the one this Ksock must answer. */
@@ -113,12 +124,39 @@ export class Status extends KbusMessage {
 
 /** Wraps a received message in the class of its kind. */
 export function classify(message: Message): KbusMessage {
-  if (message.flags & Flags.SYNTHETIC || message.name.startsWith('$.KBUS.'))
-    return new Status(message);
-  if (message.inReplyTo.networkId !== 0 || message.inReplyTo.serialNum !== 0)
-    return new Reply(message);
-  if (message.flags & Flags.WANT_A_REPLY) return new Request(message);
-  return new Announcement(message);
+  return classifyParts(message, message.name, message.data);
+}
+
+function classifyParts(
+  header: Omit<Message, 'name' | 'data'>,
+  name: string,
+  data: Uint8Array,
+): KbusMessage {
+  if (header.flags & Flags.SYNTHETIC || name.startsWith('$.KBUS.'))
+    return new Status(header, name, data);
+  if (header.inReplyTo.networkId !== 0 || header.inReplyTo.serialNum !== 0) {
+    return new Reply(header, name, data);
+  }
+  if (header.flags & Flags.WANT_A_REPLY) return new Request(header, name, data);
+  return new Announcement(header, name, data);
+}
+
+/**
+ * Decodes an entire message (little-endian, as the daemon sends it) straight
+ * into its class. The data is a view of `bytes`.
+ */
+export function decodeReceived(bytes: Uint8Array): KbusMessage {
+  const header = decodeHeader(bytes, 0, true);
+  const nameAt = HEADER_LENGTH;
+  const dataAt = nameAt + paddedNameLength(header.nameLength);
+  const total = entireMessageLength(header.nameLength, header.dataLength);
+  if (bytes.length !== total)
+    throw new KbusError('EINVAL', `message of ${bytes.length} bytes, expected ${total}`);
+  const data =
+    header.dataLength === 0
+      ? new Uint8Array(0)
+      : new Uint8Array(bytes.buffer, bytes.byteOffset + dataAt, header.dataLength);
+  return classifyParts(header, decodeName(bytes, nameAt, header.nameLength), data);
 }
 
 /** A message to send: the seed's fields, with data as bytes or text. */
