@@ -226,7 +226,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
     }
     ksock
       .send(core.otherFromLink(message))
-      .catch((err: Error) => trace(`injecting ${message.name} failed: ${err.message}`));
+      .catch((err: Error) => log(`injecting ${message.name} failed: ${err.message}`));
   };
   const decoder = new LinkDecoder(options.maxDataLength ?? DEFAULT_MAX_DATA_LENGTH);
   const onLinkData = (chunk: Buffer) => {
