@@ -5,6 +5,7 @@
  * frame. Honours backpressure: `blocked` is true from a write() that
  * returned false until 'drain'.
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   encodedLength,
@@ -40,11 +41,15 @@ export class FrameWriter {
   private scheduled = false;
   blocked = false;
 
+  /** Whether a write the socket completes at once leaves it no reference (true of net.Socket, not of in-memory streams). */
+  private readonly reusable: boolean;
+
   constructor(
     private readonly socket: Duplex,
     private readonly onDrain: () => void,
     private readonly onBlocked: () => void = () => {},
   ) {
+    this.reusable = socket instanceof Socket;
     socket.on('drain', () => {
       this.blocked = false;
       this.onDrain();
@@ -174,16 +179,21 @@ export class FrameWriter {
       return;
     }
     const out = this.buf.subarray(0, this.pos);
-    // The socket keeps `out`; carry on in the rest of the slab if enough is left.
-    const rest = this.buf.length - this.pos;
-    if (rest >= MIN_LEFTOVER) {
-      this.buf = this.buf.subarray(this.pos);
-    } else {
-      this.buf = Buffer.allocUnsafe(SLAB);
-    }
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.pos = 0;
-    if (!this.socket.write(out)) {
+    const accepted = this.socket.write(out);
+    if (this.reusable && this.socket.writableLength === 0) {
+      // The kernel took it all at once: nothing refers to `out` any more,
+      // so the same memory serves the next batch (no new allocation).
+    } else {
+      // The socket keeps `out`; carry on in the rest of the slab if enough is left.
+      const start = out.length;
+      this.buf =
+        this.buf.length - start >= MIN_LEFTOVER
+          ? this.buf.subarray(start)
+          : Buffer.allocUnsafe(SLAB);
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    }
+    if (!accepted) {
       this.blocked = true;
       this.onBlocked();
     }
