@@ -110,8 +110,31 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
   }
   log(`link up with ${peerId} over ${where}`);
 
+  // What stops the Limpet; the first reason decides the exit code.
+  let exitCode: number | undefined;
+  let finish!: (code: number) => void;
+  const finished = new Promise<void>((resolve) => {
+    finish = (code) => {
+      if (exitCode !== undefined) return;
+      exitCode = code;
+      resolve();
+    };
+  });
+  options.signal?.addEventListener('abort', () => finish(0), { once: true });
+  // The link may end while the Ksock is being set up: notice it.
+  const linkEnded = () => {
+    log('link closed by the peer');
+    finish(1);
+  };
+  socket.once('end', linkEnded);
+  socket.once('close', linkEnded);
+  socket.on('error', (err) => {
+    log(`link failed: ${err.message}`);
+    finish(1);
+  });
+
   // 3, 4. The Ksock, set up in limpet.md's order.
-  let ksock: Ksock;
+  let ksock: Ksock | undefined;
   try {
     ksock = await Ksock.connect({ socket: options.socket, device: options.device ?? 0 });
     await ksock.msgOnlyOnce(true);
@@ -120,32 +143,32 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
     await ksock.bind(MessageNames.REPLIER_BIND_EVENT);
     await ksock.reportReplierBinds(true);
   } catch (err) {
+    // limpet.md section 9.12: a Limpet whose daemon refuses its set-up exits.
+    await ksock?.close();
     socket.destroy();
     await cleanup();
     throw err;
   }
-  const K = ksock.id;
+  if (exitCode !== undefined) {
+    await ksock.close();
+    socket.destroy();
+    await cleanup();
+    log(`link down (exit ${exitCode})`);
+    return exitCode;
+  }
+  const bus = ksock;
+  const K = bus.id;
   const core = new LimpetCore(
     { networkId: options.networkId, peerId, ksockId: K },
     options.terminationName,
   );
   const proxies = new ProxyRepliers({
-    bind: (name) => ksock.bind(name, { replier: true }),
-    unbind: (name) => ksock.unbind(name, { replier: true }),
+    bind: (name) => bus.bind(name, { replier: true }),
+    unbind: (name) => bus.unbind(name, { replier: true }),
     log,
   });
 
   // 5. Both directions, until something stops them.
-  let exitCode = 0;
-  let finish!: (code: number) => void;
-  const finished = new Promise<void>((resolve) => {
-    finish = (code) => {
-      exitCode = Math.max(exitCode, code);
-      resolve();
-    };
-  });
-  options.signal?.addEventListener('abort', () => finish(0), { once: true });
-
   const sendToLink = (message: Message) => {
     trace(`bus -> link: ${message.name} ${formatId(message.id)}`);
     if (!socket.write(encodeLinkMessage(message))) {
@@ -157,7 +180,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
 
   const busToLink = (async () => {
     try {
-      for await (const message of ksock) {
+      for await (const message of bus) {
         const action = core.fromBus(message);
         if (message.name === MessageNames.REPLIER_BIND_EVENT && message.isSynthetic) {
           const event = bindEventOf(message);
@@ -171,7 +194,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
         if (action.kind === 'drop') {
           trace(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
         } else if (action.kind === 'inject') {
-          ksock
+          bus
             .send(action.message)
             .catch((err: Error) => log(`self-loop answer failed: ${err.message}`));
         } else {
@@ -182,7 +205,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
       log('lost the daemon connection');
       finish(1);
     } catch (err) {
-      if (!ksock.closed) log(`bus side failed: ${(err as Error).message}`);
+      if (!bus.closed) log(`bus side failed: ${(err as Error).message}`);
       finish(1);
     }
   })();
@@ -203,7 +226,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
       const reply = core.replyFromLink(message);
       if (reply === undefined)
         return trace(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
-      ksock
+      bus
         .send(reply)
         .catch((err: Error) =>
           log(`relaying reply ${formatId(message.id)} failed: ${err.message}`),
@@ -211,20 +234,20 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
       return;
     }
     if (message.flags & 0x1) {
-      const replier = await ksock.replier(message.name);
+      const replier = await bus.replier(message.name);
       const decision = core.requestFromLink(message, replier);
       if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
       if (decision.kind === 'answer') {
         sendToLink(decision.message);
         return;
       }
-      ksock.send(decision.message).catch((err: unknown) => {
+      bus.send(decision.message).catch((err: unknown) => {
         const errno = isKbusError(err) ? err.errno : 22;
         sendToLink(core.remoteError(message, errno));
       });
       return;
     }
-    ksock
+    bus
       .send(core.otherFromLink(message))
       .catch((err: Error) => log(`injecting ${message.name} failed: ${err.message}`));
   };
@@ -237,7 +260,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
         chain = chain
           .then(() => fromLink(message))
           .catch((err: Error) => {
-            if (!ksock.closed) log(`link message failed: ${err.message}`);
+            if (!bus.closed) log(`link message failed: ${err.message}`);
           })
           .finally(() => {
             if (--backlog <= LINK_BACKLOG / 2 && socket.isPaused()) socket.resume();
@@ -249,26 +272,18 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
     }
   };
   socket.on('data', onLinkData);
-  socket.on('end', () => {
-    log('link closed by the peer');
-    finish(1);
-  });
-  socket.on('error', (err) => {
-    log(`link failed: ${err.message}`);
-    finish(1);
-  });
   if (early.length > 0) onLinkData(early);
   socket.resume();
 
   await finished;
   // Section 6: close the Ksock first, then the link.
   proxies.stop();
-  await ksock.close();
+  await bus.close();
   await busToLink;
   socket.destroy();
   await cleanup();
   log(`link down (exit ${exitCode})`);
-  return exitCode;
+  return exitCode ?? 0;
 }
 
 export { LinkError };
