@@ -14,6 +14,7 @@ import {
   MessageAssembler,
   type MessageId,
   type MessageInit,
+  NameCache,
   NO_ID,
   Poll,
 } from '../wire/index.js';
@@ -90,6 +91,8 @@ export class Ksock {
   /** @internal Set-aside Replier Unbind Events may be waiting for this Ksock. */
   maybeGotUnsentUnbind = false;
   /** @internal */ notifyQueued = false;
+  /** The last name this Ksock sent as bytes. */
+  private readonly names = new NameCache();
   /** @internal Its bindings, oldest first. */
   readonly bindings = new Set<Binding<Ksock>>();
   private isClosed = false;
@@ -186,7 +189,7 @@ export class Ksock {
     }
     // The usual case, one whole message: checked (and copied) in one step.
     const pool = adopt ? undefined : this.device.engine.pool;
-    const message = decodeWhole(bytes, this.device.options.maxMessageSize, pool);
+    const message = decodeWhole(bytes, this.device.options.maxMessageSize, pool, this.names);
     return this.device.send(this, message, false);
   }
 
