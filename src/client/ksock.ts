@@ -36,6 +36,9 @@ import {
   toBytes,
   toMessageInit,
 } from './messages.js';
+import { type Waiter, type WaitOptions, waitOn } from './wait.js';
+
+export type { WaitOptions };
 
 export type Mode = 'r' | 'w' | 'rw';
 
@@ -53,13 +56,6 @@ export interface ConnectOptions extends OpenOptions {
   socket?: string;
 }
 
-export interface WaitOptions {
-  /** Gives up when aborted (rejecting with the signal's reason). */
-  signal?: AbortSignal;
-  /** Gives up after this many milliseconds (rejecting with a TimeoutError). */
-  timeout?: number;
-}
-
 export interface SendOptions {
   /** Ksock id of the replier a stateful request must reach. */
   to?: number;
@@ -71,55 +67,6 @@ const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
 /** Stream credit kept while an iterator runs; one per waiting receive(). */
 const ITERATOR_WINDOW = 1024;
 const REPLY_WINDOW = 16;
-
-interface Waiter<T> {
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function waitOn<T>(
-  register: (waiter: Waiter<T>) => () => void,
-  options: WaitOptions | undefined,
-): Promise<T> {
-  const signal = options?.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    // A referenced timer (unlike AbortSignal.timeout's) keeps the process
-    // alive while a wait is pending, as a pending socket read would.
-    let timer: NodeJS.Timeout | undefined;
-    let done = false;
-    let unregister = () => {};
-    const settle = () => {
-      done = true;
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const giveUp = (reason: unknown) => {
-      settle();
-      unregister();
-      reject(reason);
-    };
-    const onAbort = () => giveUp(signal!.reason);
-    unregister = register({
-      resolve: (value) => {
-        settle();
-        resolve(value);
-      },
-      reject: (error) => {
-        settle();
-        reject(error);
-      },
-    });
-    if (done) return;
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (options?.timeout !== undefined) {
-      timer = setTimeout(
-        () => giveUp(new DOMException(`timed out after ${options.timeout} ms`, 'TimeoutError')),
-        options.timeout,
-      );
-    }
-  });
-}
 
 let sharedEngine: Engine | undefined;
 

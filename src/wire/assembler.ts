@@ -173,7 +173,7 @@ export function decodeWhole(
   bytes: Uint8Array,
   maxLength: number,
   pool: BytePool | undefined,
-  names?: NameCache,
+  _names?: NameCache,
 ): EncodedMessage {
   const length = bytes.length;
   if (length === 0) throw new KbusError('ENOMSG', 'nothing has been written to send');
