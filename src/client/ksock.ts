@@ -20,6 +20,7 @@ import {
   type MessageId,
   MIN_FRAME_LENGTH,
   makeMessage,
+  type NetworkAddress,
   Op,
   PROTOCOL_VERSION,
   QUERY,
@@ -59,6 +60,8 @@ export interface ConnectOptions extends OpenOptions {
 export interface SendOptions {
   /** Ksock id of the replier a stateful request must reach. */
   to?: number;
+  /** For a stateful request across Limpets: the replier's network and Ksock (a reply's `origFrom`). */
+  finalTo?: NetworkAddress;
   /** Extra flags (URGENT, ALL_OR_FAIL, ALL_OR_WAIT, user bits). */
   flags?: number;
 }
@@ -196,6 +199,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
       name,
       data: toBytes(data),
       to: options.to,
+      finalTo: options.finalTo,
       flags: ((options.flags ?? 0) | Flags.WANT_A_REPLY) >>> 0,
     });
     return waitOn<Reply | Status>((waiter) => {

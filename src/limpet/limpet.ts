@@ -123,12 +123,14 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
   options.signal?.addEventListener('abort', () => finish(0), { once: true });
   // The link may end while the Ksock is being set up: notice it.
   const linkEnded = () => {
+    if (exitCode !== undefined) return; // our own closing
     log('link closed by the peer');
     finish(1);
   };
   socket.once('end', linkEnded);
   socket.once('close', linkEnded);
   socket.on('error', (err) => {
+    if (exitCode !== undefined) return;
     log(`link failed: ${err.message}`);
     finish(1);
   });
@@ -202,7 +204,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
           if (waiting) await waiting;
         }
       }
-      log('lost the daemon connection');
+      if (exitCode === undefined) log('lost the daemon connection');
       finish(1);
     } catch (err) {
       if (!bus.closed) log(`bus side failed: ${(err as Error).message}`);

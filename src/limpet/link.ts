@@ -30,7 +30,9 @@ export function parseLinkAddress(text: string): LinkAddress {
   if (m && !text.includes('/')) {
     const port = Number(m[2]);
     if (port < 1 || port > 65535) throw new LinkError(`port ${port} is not 1 to 65535`);
-    return { kind: 'tcp', host: m[1] || 'localhost', port };
+    // `[::1]:5000`: the brackets only separate an IPv6 address from the port.
+    const host = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+    return { kind: 'tcp', host: host || 'localhost', port };
   }
   return { kind: 'unix', path: text };
 }

@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import type { Command } from 'commander';
 import { errnoInfo } from '../../wire/index.js';
 import { CliError, ExitCode } from '../common.js';
@@ -45,7 +46,9 @@ export function explainErrno(key: string): string {
     throw new CliError(`'${key}' is not an error number or name this system knows`, ExitCode.USAGE);
   }
   const hex = `0x${number.toString(16)}`;
-  const description = info ? `: ${info.description}` : '';
+  const system = getSystemErrorMap().get(-number)?.[1];
+  const usual = info?.description ?? system;
+  const description = usual ? `: ${usual}` : '';
   const head =
     asNumber !== undefined
       ? `Error ${number} (${hex}) is ${name}${description}`

@@ -13,12 +13,24 @@ const ORIGINAL_SWITCHES = new Map([
 
 /** Rewrites the original's single-dash switches after `limpet` into double-dash ones. */
 export function normaliseLimpetArgs(argv: string[]): string[] {
-  const at = argv.indexOf('limpet');
-  if (at < 0) return argv;
+  // The subcommand is the first word that is not a global option or its value.
+  let at = 0;
+  while (at < argv.length && argv[at]!.startsWith('-')) {
+    at += ['-S', '--socket', '-d', '--device'].includes(argv[at]!) ? 2 : 1;
+  }
+  if (argv[at] !== 'limpet') return argv;
   return [
     ...argv.slice(0, at + 1),
     ...argv.slice(at + 1).map((arg) => ORIGINAL_SWITCHES.get(arg) ?? arg),
   ];
+}
+
+function seconds(text: string, what: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new CliError(`${what} takes a number of seconds, not '${text}'`, ExitCode.USAGE);
+  }
+  return value;
 }
 
 interface LimpetSwitches {
@@ -113,13 +125,17 @@ Examples:
           filter: o.message,
           terminationName: o.termination,
           verbosity: parseInteger(o.verbosity, '--verbosity', 0, 2),
-          retrySeconds: o.retry === undefined ? 0 : Number(o.retry),
+          retrySeconds: o.retry === undefined ? 0 : seconds(o.retry, '--retry'),
           maxMessages: parseInteger(o.maxMessages, '--max-messages', 1),
           maxDataLength: parseInteger(o.maxMessageSize, '--max-message-size', 0, 2 ** 30),
-          greetingTimeoutMs: Number(o.greetingTimeout) * 1000,
+          greetingTimeoutMs: seconds(o.greetingTimeout, '--greeting-timeout') * 1000,
           tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey!, ca: o.tlsCa! } : undefined,
           signal: controller.signal,
         });
+      } catch (err) {
+        // Stopped by a signal while still waiting for the peer: a clean stop.
+        if (!controller.signal.aborted) throw err;
+        process.exitCode = 0;
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);

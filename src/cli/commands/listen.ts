@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
-import { colours, type GlobalOptions, openKsock, outputClosed, parseInteger } from '../common.js';
+import {
+  CliError,
+  colours,
+  ExitCode,
+  type GlobalOptions,
+  openKsock,
+  outputClosed,
+  parseInteger,
+} from '../common.js';
 import { messageJson, messageLine } from '../format.js';
 
 /** Aborts on SIGINT / SIGTERM, or when standard output's reader has gone. */
@@ -61,6 +69,10 @@ Examples:
           if (interrupt.signal.aborted) break;
           process.stdout.write(`${g.json ? messageJson(message) : messageLine(message, c)}\n`);
           if (++seen >= count) break;
+        }
+        // The loop also ends when kbusd goes away: say so, unlike a Ctrl-C.
+        if (seen < count && !interrupt.signal.aborted) {
+          throw new CliError('the connection to kbusd closed', ExitCode.FAILURE);
         }
       } finally {
         interrupt.dispose();

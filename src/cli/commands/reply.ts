@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { KbusMessage } from '../../client/index.js';
-import { formatId } from '../../wire/index.js';
+import { formatId, isKbusError } from '../../wire/index.js';
 import {
   CliError,
   colours,
@@ -109,8 +109,19 @@ Examples:
             process.stderr.write(
               c.error(`kbus reply: '${command[0]}' exited ${code} for ${formatId(message.id)}\n`),
             );
-          await ksock.replyTo(message, stdout);
+          try {
+            await ksock.replyTo(message, stdout);
+          } catch (err) {
+            // The requester went away (or was answered already): the others still count.
+            if (!isKbusError(err, 'EADDRNOTAVAIL') && !isKbusError(err, 'ECONNREFUSED')) throw err;
+            process.stderr.write(
+              c.error(`kbus reply: could not answer ${formatId(message.id)}: ${err.code}\n`),
+            );
+          }
           if (++answered >= count) break;
+        }
+        if (answered < count && !interrupt.signal.aborted) {
+          throw new CliError('the connection to kbusd closed', ExitCode.FAILURE);
         }
       } finally {
         interrupt.dispose();

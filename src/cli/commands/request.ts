@@ -20,6 +20,10 @@ export function registerRequest(program: Command, globals: () => GlobalOptions):
       .argument('<name>', 'message name')
       .argument('[data]', 'request data (default: standard input when it is not a terminal)')
       .option('--to <ksock>', 'stateful request: only this replier may answer (EPIPE otherwise)')
+      .option(
+        '--final-to <network:ksock>',
+        "stateful request across Limpets: the replier's network id and Ksock (a reply's orig_from)",
+      )
       .option('-t, --timeout <seconds>', 'give up after this long (exit 110)'),
   )
     .addHelpText(
@@ -41,12 +45,23 @@ Examples:
         if (flags & Flags.ALL_OR_WAIT)
           throw new CliError('--all-or-wait is not supported for requests', ExitCode.USAGE);
         const to = options.to === undefined ? undefined : parseInteger(String(options.to), '--to');
+        let finalTo: { networkId: number; localId: number } | undefined;
+        if (options.finalTo !== undefined) {
+          const [network, ksock, ...rest] = String(options.finalTo).split(':');
+          if (network === undefined || ksock === undefined || rest.length > 0) {
+            throw new CliError('--final-to takes NETWORK:KSOCK, e.g. 2:4', ExitCode.USAGE);
+          }
+          finalTo = {
+            networkId: parseInteger(network, '--final-to'),
+            localId: parseInteger(ksock, '--final-to'),
+          };
+        }
         const timeout = options.timeout === undefined ? undefined : Number(options.timeout) * 1000;
         if (timeout !== undefined && !(timeout > 0))
           throw new CliError('--timeout takes a number of seconds above 0', ExitCode.USAGE);
         const ksock = await openKsock(g);
         try {
-          const reply = await ksock.request(name, bytes, { to, flags, timeout });
+          const reply = await ksock.request(name, bytes, { to, finalTo, flags, timeout });
           process.stdout.write(`${g.json ? messageJson(reply) : messageLine(reply, colours())}\n`);
           if (reply.kind === 'status') process.exitCode = ExitCode.FAILURE;
         } finally {

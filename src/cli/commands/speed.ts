@@ -72,10 +72,14 @@ export async function runSpeed(
     await Promise.all(inFlight);
     // A listener whose queue overflowed never reaches its count: stop waiting
     // for it after a while and report what was lost.
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(receiving),
-      new Promise((resolve) => setTimeout(resolve, 5000 + options.count / 10)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 5000 + options.count / 10);
+      }),
     ]);
+    clearTimeout(timer);
     const seconds = (performance.now() - start) / 1000;
     onProgress(received);
     const sorted = latencies.subarray(0, received).sort();
