@@ -95,7 +95,7 @@ export class Channel {
   ): Promise<Result> {
     if (this.closedError) return Promise.reject(this.closedError);
     const tag = this.tag();
-    this.writer.event(op, words, tag, tail);
+    this.writer.frame(op, words, tag, tail);
     return this.expect(op, tag, onResult);
   }
 

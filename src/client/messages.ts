@@ -15,7 +15,6 @@ import {
   type MessageId,
   type MessageInit,
   MessageNames,
-  makeMessage,
   type NetworkAddress,
   paddedNameLength,
   type ReplierBindEvent,
@@ -168,5 +167,3 @@ export function toMessageInit(message: Outgoing | Message): MessageInit {
   const data = toBytes(message.data as Data | undefined);
   return data === message.data ? (message as MessageInit) : { ...message, data };
 }
-
-export { makeMessage };

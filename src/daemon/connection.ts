@@ -326,7 +326,7 @@ export class Connection {
       const ready = ksock.poll() & this.armed;
       if (ready !== 0) {
         this.armed = 0;
-        this.writer.event(Op.EVENT, [ready]);
+        this.writer.frame(Op.EVENT, [ready]);
       }
     }
   }

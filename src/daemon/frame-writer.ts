@@ -70,7 +70,7 @@ export class FrameWriter {
     }
   }
 
-  /** A response: status, then u32 words, then optional bytes. */
+  /** A response: status, then (on success) u32 words, then optional bytes. */
   response(
     op: number,
     tag: number,
@@ -78,24 +78,9 @@ export class FrameWriter {
     words: readonly number[] = [],
     tail?: Uint8Array,
   ): void {
-    const failed = status < 0;
-    const payload = 4 + (failed ? 0 : 4 * words.length + (tail?.length ?? 0));
-    this.reserve(FRAME_HEADER_LENGTH + payload);
-    let at = writeFrameHeader(this.view, this.pos, payload, op, tag);
-    this.view.setInt32(at, status, true);
-    at += 4;
-    if (!failed) {
-      for (const word of words) {
-        this.view.setUint32(at, word >>> 0, true);
-        at += 4;
-      }
-      if (tail) {
-        this.buf.set(tail, at);
-        at += tail.length;
-      }
-    }
-    this.pos = at;
-    this.schedule();
+    // protocol.md: on failure no result fields follow the status.
+    if (status < 0) this.frame(op, [status], tag);
+    else this.frame(op, [status, ...words], tag, tail);
   }
 
   /**
@@ -126,8 +111,8 @@ export class FrameWriter {
     this.schedule();
   }
 
-  /** A frame of u32 words then optional bytes: an EVENT (tag 0), or a client's request. */
-  event(op: number, words: readonly number[], tag = 0, tail?: Uint8Array): void {
+  /** A frame of u32 words then optional bytes: an EVENT (tag 0), a response, or a client's request. */
+  frame(op: number, words: readonly number[], tag = 0, tail?: Uint8Array): void {
     const payload = 4 * words.length + (tail?.length ?? 0);
     this.reserve(FRAME_HEADER_LENGTH + payload);
     let at = writeFrameHeader(this.view, this.pos, payload, op, tag);
