@@ -67,8 +67,14 @@ export interface SendOptions {
 }
 
 const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
-/** Stream credit kept while an iterator runs; one per waiting receive(). */
-const ITERATOR_WINDOW = 1024;
+/**
+ * Stream credit kept while an iterator runs (one per waiting receive()):
+ * enough messages for about STREAM_WINDOW_BYTES, so that pushing never
+ * waits for credit, yet a slow reader holds a bounded amount.
+ */
+const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+const MAX_ITERATOR_WINDOW = 8192;
+const MIN_ITERATOR_WINDOW = 16;
 const REPLY_WINDOW = 16;
 
 let sharedEngine: Engine | undefined;
@@ -86,6 +92,8 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
   private readonly pollWaiters: { mask: number; waiter: Waiter<number> }[] = [];
   private iterators = 0;
+  /** A running average of the size of the messages pushed to us. */
+  private averageBytes = 256;
   private credit = 0;
   private granting = false;
   private id_ = 0;
@@ -267,7 +275,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     this.iterators++;
     try {
       while (!this.closed && !options.signal?.aborted) {
-        this.demand(ITERATOR_WINDOW);
+        this.demand(this.iteratorWindow());
         // What has already arrived needs no waiting.
         const ready = this.inbox.popFront();
         if (ready !== undefined) {
@@ -288,6 +296,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   private onMessage(bytes: Uint8Array): void {
     this.credit = Math.max(0, this.credit - 1);
+    this.averageBytes += (bytes.length - this.averageBytes) / 64;
     const message = decodeReceived(bytes);
     if (message.kind === 'reply' || message.kind === 'status') {
       const key = idKey(message.inReplyTo);
@@ -306,10 +315,16 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   }
 
   /** Keeps enough STREAM credit for what is waiting. */
+  /** The stream credit an iterator keeps, by the size of recent messages. */
+  private iteratorWindow(): number {
+    const window = Math.floor(STREAM_WINDOW_BYTES / this.averageBytes);
+    return Math.max(MIN_ITERATOR_WINDOW, Math.min(MAX_ITERATOR_WINDOW, window));
+  }
+
   private topUp(): void {
     let want = this.receivers.length;
-    if (this.iterators > 0 && this.inbox.length < ITERATOR_WINDOW)
-      want = Math.max(want, ITERATOR_WINDOW);
+    const window = this.iteratorWindow();
+    if (this.iterators > 0 && this.inbox.length < window) want = Math.max(want, window);
     if (this.replyWaiters.size > 0) want = Math.max(want, REPLY_WINDOW);
     this.demand(want);
   }
@@ -317,7 +332,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   private demand(want: number): void {
     if (this.credit >= want || this.granting || this.closed) return;
     // Top a large window up only once half of it is used: fewer STREAM frames.
-    if (want >= ITERATOR_WINDOW && this.credit >= want / 2) return;
+    if (want >= MIN_ITERATOR_WINDOW && this.credit >= want / 2) return;
     const add = want - this.credit;
     this.credit = want;
     this.granting = true;

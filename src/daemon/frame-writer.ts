@@ -33,6 +33,8 @@ function lengthOf(m: Message | MessageInit): number {
   return (m as { encoded?: Uint8Array }).encoded?.length ?? encodedLength(m);
 }
 const MIN_LEFTOVER = 4 * 1024;
+/** Bytes waiting in the socket beyond which its reader counts as behind. */
+const BEHIND = 64 * 1024;
 
 export class FrameWriter {
   private buf = Buffer.allocUnsafe(SLAB);
@@ -178,7 +180,10 @@ export class FrameWriter {
           : Buffer.allocUnsafe(SLAB);
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     }
-    if (!accepted) {
+    // write() says false for any batch over the stream's high-water mark,
+    // even one the kernel has just taken whole. Only bytes still waiting in
+    // the stream mean the reader is behind.
+    if (!accepted && this.socket.writableLength > BEHIND) {
       this.blocked = true;
       this.onBlocked();
     }
