@@ -7,14 +7,16 @@ import type { Socket } from 'node:net';
 import { Ksock } from '../client/index.js';
 import {
   DEFAULT_MAX_DATA_LENGTH,
+  Flags,
   formatId,
   isKbusError,
+  isReply,
   type Message,
   MessageNames,
 } from '../wire/index.js';
 import { bindEventOf, LimpetCore } from './core.js';
 import { acceptLink, connectLink, greet, type LinkAddress, type TlsFiles } from './link.js';
-import { encodeLinkMessage, LinkDecoder, LinkError } from './link-codec.js';
+import { encodeLinkMessage, LinkDecoder, type LinkError } from './link-codec.js';
 import { ProxyRepliers } from './proxies.js';
 
 export interface LimpetOptions {
@@ -219,12 +221,12 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
     trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
     if (message.name === MessageNames.REPLIER_BIND_EVENT) {
       // Section 10.2: a bind event without SYNTHETIC is not genuine.
-      if (!(message.flags & 0x4)) return;
+      if (!(message.flags & Flags.SYNTHETIC)) return;
       const event = bindEventOf(message);
       if (event) proxies.peerReplier(event.name, event.isBind);
       return;
     }
-    if (message.inReplyTo.networkId !== 0 || message.inReplyTo.serialNum !== 0) {
+    if (isReply(message)) {
       const reply = core.replyFromLink(message);
       if (reply === undefined)
         return trace(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
@@ -235,7 +237,7 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
         );
       return;
     }
-    if (message.flags & 0x1) {
+    if (message.flags & Flags.WANT_A_REPLY) {
       const replier = await bus.replier(message.name);
       const decision = core.requestFromLink(message, replier);
       if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
@@ -287,5 +289,3 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
   log(`link down (exit ${exitCode})`);
   return exitCode ?? 0;
 }
-
-export { LinkError };

@@ -10,6 +10,7 @@ import {
   decodeHeader,
   encodeMessage,
   entireMessageLength,
+  Flags,
   HEADER_LENGTH,
   type Header,
   type KbusError,
@@ -154,7 +155,7 @@ export class LinkDecoder {
       } catch (err) {
         throw new LinkError(`bad message on the link: ${(err as Error).message}`, { cause: err });
       }
-      if (isBindEvent(message) && message.flags & 0x4) {
+      if (isBindEvent(message) && message.flags & Flags.SYNTHETIC) {
         message = { ...message, data: bindEventFromLink(message.data) };
       }
       onMessage(message);

@@ -49,11 +49,6 @@ export class ProxyRepliers {
     }
   }
 
-  /** Names we hold a proxy replier binding for. */
-  boundNames(): string[] {
-    return [...this.names].filter(([, s]) => s.bound).map(([name]) => name);
-  }
-
   stop(): void {
     this.stopped = true;
     for (const state of this.names.values()) if (state.retry) clearTimeout(state.retry);

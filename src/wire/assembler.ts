@@ -44,14 +44,14 @@ export class MessageAssembler {
     return this.filled > 0;
   }
 
-  /** True once the final end guard has been written and checked. */
-  get finished(): boolean {
-    return this.message !== undefined;
-  }
-
   /** Bytes written so far. */
   get length(): number {
     return this.filled;
+  }
+
+  /** True once the final end guard has been written and checked. */
+  get finished(): boolean {
+    return this.message !== undefined;
   }
 
   /**

@@ -100,11 +100,6 @@ export class FrameDecoder {
   /** `maxLength` is the largest `length` field accepted (8 + payload). */
   constructor(private readonly maxLength: number) {}
 
-  /** Bytes held for a partial frame (bounded by maxLength). */
-  get buffered(): number {
-    return this.headerFilled + this.bodyFilled;
-  }
-
   /**
    * Feeds bytes; calls `onFrame` for each complete frame, in order.
    * Throws FrameError for a length under 8.
