@@ -37,7 +37,9 @@ const MIN_LEFTOVER = 4 * 1024;
 const BEHIND = 64 * 1024;
 
 export class FrameWriter {
-  private buf = Buffer.allocUnsafe(SLAB);
+  /** The whole slab `buf` is carved from: all of it is free again once the socket holds no write. */
+  private slab = Buffer.allocUnsafe(SLAB);
+  private buf = this.slab;
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private pos = 0;
   private scheduled = false;
@@ -67,7 +69,8 @@ export class FrameWriter {
     if (this.pos + n <= this.buf.length) return;
     this.flush();
     if (n > this.buf.length) {
-      this.buf = Buffer.allocUnsafe(Math.max(SLAB, n));
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB, n));
+      this.buf = this.slab;
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     }
   }
@@ -169,15 +172,21 @@ export class FrameWriter {
     this.pos = 0;
     const accepted = this.socket.write(out);
     if (this.reusable && this.socket.writableLength === 0) {
-      // The kernel took it all at once: nothing refers to `out` any more,
-      // so the same memory serves the next batch (no new allocation).
+      // The kernel took it all at once: the socket holds none of the slab
+      // any more, so the whole of it serves the next batch (no allocation).
+      if (this.buf !== this.slab) {
+        this.buf = this.slab;
+        this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+      }
     } else {
       // The socket keeps `out`; carry on in the rest of the slab if enough is left.
       const start = out.length;
-      this.buf =
-        this.buf.length - start >= MIN_LEFTOVER
-          ? this.buf.subarray(start)
-          : Buffer.allocUnsafe(SLAB);
+      if (this.buf.length - start >= MIN_LEFTOVER) {
+        this.buf = this.buf.subarray(start);
+      } else {
+        this.slab = Buffer.allocUnsafe(SLAB);
+        this.buf = this.slab;
+      }
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     }
     // write() says false for any batch over the stream's high-water mark,

@@ -59,7 +59,9 @@ function nextSize(size: number): number {
 
 /** The message as this copy's recipient sees it. */
 export function copyFor(item: QueuedMessage): Message {
-  return item.flags === item.message.flags ? item.message : { ...item.message, flags: item.flags };
+  const m = item.message;
+  // `data` may be a getter (decodeWhole's messages), which a spread would not copy.
+  return item.flags === m.flags ? m : { ...m, data: m.data, flags: item.flags };
 }
 
 export class Ksock {

@@ -167,13 +167,15 @@ function u32le(b: Uint8Array, at: number): number {
  * final guard, and bytes past the end (EMSGSIZE). The bytes are copied once
  * (padding zeroed) and kept as the message's `encoded` form, so that
  * delivering it needs no encoding; with no pool, `bytes` themselves are
- * kept (the caller must not use them again). Little-endian only.
+ * kept (the caller must not use them again). `names` remembers the
+ * sender's last valid name, so that sending it again makes no new string.
+ * Little-endian only.
  */
 export function decodeWhole(
   bytes: Uint8Array,
   maxLength: number,
   pool: BytePool | undefined,
-  _names?: NameCache,
+  names?: NameCache,
 ): EncodedMessage {
   const length = bytes.length;
   if (length === 0) throw new KbusError('ENOMSG', 'nothing has been written to send');
@@ -194,10 +196,14 @@ export function decodeWhole(
   const nameEnd = HEADER_LENGTH + nameLength;
   const total = entireMessageLength(nameLength, dataLength);
   if (length < nameEnd) throw new KbusError('EINVAL', 'the message written is not finished');
-  const name = decodeName(bytes, HEADER_LENGTH, nameLength);
-  const nameError = sendNameError(name);
-  if (nameError)
-    throw new KbusError(nameError === 'EINVAL' ? 'EBADMSG' : nameError, 'bad message name');
+  let name = names?.match(bytes, HEADER_LENGTH, nameLength);
+  if (name === undefined) {
+    name = decodeName(bytes, HEADER_LENGTH, nameLength);
+    const nameError = sendNameError(name);
+    if (nameError)
+      throw new KbusError(nameError === 'EINVAL' ? 'EBADMSG' : nameError, 'bad message name');
+    names?.remember(bytes, HEADER_LENGTH, name);
+  }
   if (length < total) throw new KbusError('EINVAL', 'the message written is not finished');
   if (u32le(bytes, total - 4) !== END_GUARD) {
     throw new KbusError('EINVAL', '(entire) message end guard is wrong');
@@ -217,22 +223,55 @@ export function decodeWhole(
   const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
   for (let i = nameEnd; i < dataAt; i++) encoded[i] = 0;
   for (let i = dataAt + dataLength; i < total - 4; i++) encoded[i] = 0;
-  return {
-    id: pair(u32le(bytes, 4), u32le(bytes, 8)),
-    inReplyTo: pair(u32le(bytes, 12), u32le(bytes, 16)),
-    to: u32le(bytes, 20),
-    from: u32le(bytes, 24),
-    origFrom: address(u32le(bytes, 28), u32le(bytes, 32)),
-    finalTo: address(u32le(bytes, 36), u32le(bytes, 40)),
-    extra: u32le(bytes, 44),
+  return new WholeMessage(
+    pair(u32le(bytes, 4), u32le(bytes, 8)),
+    pair(u32le(bytes, 12), u32le(bytes, 16)),
+    u32le(bytes, 20),
+    u32le(bytes, 24),
+    address(u32le(bytes, 28), u32le(bytes, 32)),
+    address(u32le(bytes, 36), u32le(bytes, 40)),
+    u32le(bytes, 44),
     flags,
     name,
-    data:
-      dataLength === 0
-        ? NO_DATA
-        : new Uint8Array(encoded.buffer, encoded.byteOffset + dataAt, dataLength),
     encoded,
-  };
+    dataAt,
+    dataLength,
+  );
+}
+
+/**
+ * A message checked by decodeWhole. Its data is a view of `encoded`, made
+ * only when asked for: delivering the message copies `encoded` whole and
+ * never needs one. Fields are plain (and writable, for KBUS to stamp).
+ */
+class WholeMessage implements EncodedMessage {
+  private view: Uint8Array | undefined;
+
+  constructor(
+    public id: MessageId,
+    public inReplyTo: MessageId,
+    public to: number,
+    public from: number,
+    public origFrom: NetworkAddress,
+    public finalTo: NetworkAddress,
+    public extra: number,
+    public flags: number,
+    public name: string,
+    readonly encoded: Uint8Array,
+    private readonly dataAt: number,
+    private readonly dataLength: number,
+  ) {}
+
+  get data(): Uint8Array {
+    if (this.view === undefined) {
+      const e = this.encoded;
+      this.view =
+        this.dataLength === 0
+          ? NO_DATA
+          : new Uint8Array(e.buffer, e.byteOffset + this.dataAt, this.dataLength);
+    }
+    return this.view;
+  }
 }
 
 function pair(networkId: number, serialNum: number): MessageId {
