@@ -17,6 +17,10 @@ import {
   opName,
 } from '../wire/index.js';
 
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
 /** The result of a request: its status and the result fields after it. */
 export class Result {
   constructor(
@@ -26,17 +30,25 @@ export class Result {
 
   /** The u32 result field at byte `at` of the body. */
   word(at: number): number {
-    const b = this.body;
-    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    return u32(this.body, at);
   }
 }
 
-interface PendingCall {
-  readonly op: number;
-  readonly tag: number;
-  readonly resolve: (result: Result) => void;
-  readonly reject: (error: Error) => void;
-  readonly onResult: ((result: Result) => void) | undefined;
+/**
+ * A request awaiting its response. A SENDMSG is settled with its message
+ * id decoded straight from the response (the hot path: no Result made);
+ * every other request with its Result.
+ */
+class PendingCall {
+  constructor(
+    readonly op: number,
+    readonly tag: number,
+    readonly reject: (error: Error) => void,
+    readonly resolve: ((result: Result) => void) | undefined,
+    readonly onResult: ((result: Result) => void) | undefined,
+    readonly resolveId: ((id: MessageId) => void) | undefined,
+    readonly onId: ((id: MessageId) => void) | undefined,
+  ) {}
 }
 
 /** The message id result of SEND, SENDMSG and LASTSENT. */
@@ -108,14 +120,11 @@ export class Channel {
     if (this.closedError) return Promise.reject(this.closedError);
     const tag = this.tag();
     this.writer.message(Op.SENDMSG, message, tag);
+    // The response is decoded straight into the id (see onFrame): no Result, no closures.
     return new Promise<MessageId>((resolve, reject) => {
-      this.calls.pushBack({
-        op: Op.SENDMSG,
-        tag,
-        resolve: (result) => resolve(idOf(result)),
-        reject,
-        onResult: onId === undefined ? undefined : (result) => onId(idOf(result)),
-      });
+      this.calls.pushBack(
+        new PendingCall(Op.SENDMSG, tag, reject, undefined, undefined, resolve, onId),
+      );
     });
   }
 
@@ -131,7 +140,9 @@ export class Channel {
     onResult: ((result: Result) => void) | undefined,
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      this.calls.pushBack({ op, tag, resolve, reject, onResult });
+      this.calls.pushBack(
+        new PendingCall(op, tag, reject, resolve, onResult, undefined, undefined),
+      );
     });
   }
 
@@ -162,9 +173,19 @@ export class Channel {
       call.reject(KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`));
       return;
     }
+    if (call.resolveId !== undefined) {
+      if (payload.length < 12) {
+        call.reject(new KbusError('EINVAL', `short response to ${opName(call.op)}`));
+        return;
+      }
+      const id: MessageId = { networkId: u32(payload, 4), serialNum: u32(payload, 8) };
+      call.onId?.(id);
+      call.resolveId(id);
+      return;
+    }
     const result = new Result(status, payload.subarray(4));
     call.onResult?.(result);
-    call.resolve(result);
+    call.resolve?.(result);
   }
 
   /** Ends the connection (the daemon then releases the Ksock). */

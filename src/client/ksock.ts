@@ -20,6 +20,7 @@ import {
   type MessageId,
   MIN_FRAME_LENGTH,
   makeMessage,
+  NameCache,
   type NetworkAddress,
   Op,
   PROTOCOL_VERSION,
@@ -88,6 +89,7 @@ export function defaultEngine(): Engine {
 export class Ksock implements AsyncIterable<KbusMessage> {
   private readonly channel: Channel;
   private readonly inbox = new Deque<KbusMessage>();
+  private readonly names = new NameCache();
   private readonly receivers = new Deque<Waiter<KbusMessage>>();
   private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
   private readonly pollWaiters: { mask: number; waiter: Waiter<number> }[] = [];
@@ -270,34 +272,55 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     return this.messages()[Symbol.asyncIterator]();
   }
 
-  /** Messages as they arrive, stopping when `signal` aborts. */
-  async *messages(options: { signal?: AbortSignal } = {}): AsyncGenerator<KbusMessage> {
-    this.iterators++;
-    try {
-      while (!this.closed && !options.signal?.aborted) {
+  /**
+   * Messages as they arrive, stopping when `signal` aborts. (An iterator
+   * by hand rather than an async generator: a generator awaits every value
+   * it yields, which costs a round of promises per message.)
+   */
+  messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<KbusMessage> {
+    const signal = options.signal;
+    let state: 'new' | 'running' | 'finished' = 'new';
+    const finish = () => {
+      if (state === 'running') this.iterators--;
+      state = 'finished';
+    };
+    const done = (): IteratorResult<KbusMessage> => ({ done: true, value: undefined });
+    const iterator: AsyncIterableIterator<KbusMessage> = {
+      next: () => {
+        if (state === 'new') {
+          state = 'running';
+          this.iterators++;
+        }
+        if (state === 'finished' || this.closed || signal?.aborted) {
+          finish();
+          return Promise.resolve(done());
+        }
         this.demand(this.iteratorWindow());
         // What has already arrived needs no waiting.
         const ready = this.inbox.popFront();
-        if (ready !== undefined) {
-          yield ready;
-          continue;
-        }
-        try {
-          yield await this.receive(options);
-        } catch (err) {
-          if (this.closed || options.signal?.aborted) return;
-          throw err;
-        }
-      }
-    } finally {
-      this.iterators--;
-    }
+        if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
+        return this.receive(options).then(
+          (value) => ({ done: false, value }),
+          (err: unknown) => {
+            finish();
+            if (this.closed || signal?.aborted) return done();
+            throw err;
+          },
+        );
+      },
+      return: () => {
+        finish();
+        return Promise.resolve(done());
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   private onMessage(bytes: Uint8Array): void {
     this.credit = Math.max(0, this.credit - 1);
     this.averageBytes += (bytes.length - this.averageBytes) / 64;
-    const message = decodeReceived(bytes);
+    const message = decodeReceived(bytes, this.names);
     if (message.kind === 'reply' || message.kind === 'status') {
       const key = idKey(message.inReplyTo);
       const waiter = this.replyWaiters.get(key);

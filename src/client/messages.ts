@@ -7,17 +7,23 @@ import {
   decodeHeader,
   decodeName,
   decodeReplierBindEvent,
+  END_GUARD,
   entireMessageLength,
   Flags,
   HEADER_LENGTH,
   KbusError,
+  MAX_NAME_LENGTH,
   type Message,
   type MessageId,
   type MessageInit,
   MessageNames,
+  type NameCache,
   type NetworkAddress,
+  NO_ADDRESS,
+  NO_ID,
   paddedNameLength,
   type ReplierBindEvent,
+  START_GUARD,
 } from '../wire/index.js';
 
 /** Message data as a client may give it: bytes, or a string sent as UTF-8. */
@@ -141,21 +147,79 @@ function classifyParts(
 }
 
 /**
- * Decodes an entire message (little-endian, as the daemon sends it) straight
- * into its class. The data is a view of `bytes`.
+ * The header fields of the message being decoded. Reused for every
+ * message (a message copies its fields out at once), so that receiving
+ * makes no header object.
  */
-export function decodeReceived(bytes: Uint8Array): KbusMessage {
-  const header = decodeHeader(bytes, 0, true);
-  const nameAt = HEADER_LENGTH;
-  const dataAt = nameAt + paddedNameLength(header.nameLength);
-  const total = entireMessageLength(header.nameLength, header.dataLength);
+const scratch: Mutable<Omit<Message, 'name' | 'data'>> = {
+  id: NO_ID,
+  inReplyTo: NO_ID,
+  to: 0,
+  from: 0,
+  origFrom: NO_ADDRESS,
+  finalTo: NO_ADDRESS,
+  extra: 0,
+  flags: 0,
+};
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function idAt(b: Uint8Array, at: number): MessageId {
+  const networkId = u32(b, at);
+  const serialNum = u32(b, at + 4);
+  return networkId === 0 && serialNum === 0 ? NO_ID : { networkId, serialNum };
+}
+
+function addressAt(b: Uint8Array, at: number): NetworkAddress {
+  const networkId = u32(b, at);
+  const localId = u32(b, at + 4);
+  return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
+}
+
+/**
+ * Decodes an entire message (little-endian, as the daemon sends it) straight
+ * into its class. The data is a view of `bytes`. `names` (one per
+ * connection) spares making the same name string again and again.
+ */
+export function decodeReceived(bytes: Uint8Array, names?: NameCache): KbusMessage {
+  if (
+    bytes.length < HEADER_LENGTH ||
+    u32(bytes, 0) !== START_GUARD ||
+    u32(bytes, 60) !== END_GUARD ||
+    u32(bytes, 52) === 0 ||
+    u32(bytes, 52) > MAX_NAME_LENGTH
+  ) {
+    decodeHeader(bytes, 0, true); // throws the error that fits
+  }
+  const nameLength = u32(bytes, 52);
+  const dataLength = u32(bytes, 56);
+  const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
+  const total = entireMessageLength(nameLength, dataLength);
   if (bytes.length !== total)
     throw new KbusError('EINVAL', `message of ${bytes.length} bytes, expected ${total}`);
+  let name = names?.match(bytes, HEADER_LENGTH, nameLength);
+  if (name === undefined) {
+    name = decodeName(bytes, HEADER_LENGTH, nameLength);
+    names?.remember(bytes, HEADER_LENGTH, name);
+  }
   const data =
-    header.dataLength === 0
+    dataLength === 0
       ? new Uint8Array(0)
-      : new Uint8Array(bytes.buffer, bytes.byteOffset + dataAt, header.dataLength);
-  return classifyParts(header, decodeName(bytes, nameAt, header.nameLength), data);
+      : new Uint8Array(bytes.buffer, bytes.byteOffset + dataAt, dataLength);
+  const h = scratch;
+  h.id = idAt(bytes, 4);
+  h.inReplyTo = idAt(bytes, 12);
+  h.to = u32(bytes, 20);
+  h.from = u32(bytes, 24);
+  h.origFrom = addressAt(bytes, 28);
+  h.finalTo = addressAt(bytes, 36);
+  h.extra = u32(bytes, 44);
+  h.flags = u32(bytes, 48);
+  return classifyParts(h, name, data);
 }
 
 /** A message to send: the seed's fields, with data as bytes or text. */
