@@ -22,6 +22,7 @@ import {
   makeMessage,
   NameCache,
   type NetworkAddress,
+  NO_ID,
   Op,
   PROTOCOL_VERSION,
   QUERY,
@@ -29,11 +30,14 @@ import {
 import { Channel, idOf } from './channel.js';
 import { memoryPair } from './memory-pair.js';
 import {
+  checkReceived,
   type Data,
+  decodeChecked,
   decodeReceived,
   type KbusMessage,
   type Outgoing,
   type Reply,
+  receivedInReplyTo,
   type Status,
   toBytes,
   toMessageInit,
@@ -88,7 +92,12 @@ export function defaultEngine(): Engine {
 
 export class Ksock implements AsyncIterable<KbusMessage> {
   private readonly channel: Channel;
-  private readonly inbox = new Deque<KbusMessage>();
+  /**
+   * Messages pushed to us and not yet taken, as their bytes: decoded when
+   * taken, so that a backlog holds one small object per message, not a
+   * message's several (less for the garbage collector to copy).
+   */
+  private readonly inbox = new Deque<Uint8Array>();
   private readonly names = new NameCache();
   private readonly receivers = new Deque<Waiter<KbusMessage>>();
   private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
@@ -247,7 +256,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Waits for the next message. */
   receive(options?: WaitOptions): Promise<KbusMessage> {
-    const ready = this.inbox.popFront();
+    const ready = this.takeReady();
     if (ready) return Promise.resolve(ready);
     return waitOn<KbusMessage>((waiter) => {
       this.receivers.pushBack(waiter);
@@ -260,7 +269,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** The next message if there is one now (NEXTREAD), else undefined; never waits. */
   async next(): Promise<KbusMessage | undefined> {
-    const ready = this.inbox.popFront();
+    const ready = this.takeReady();
     if (ready) return ready;
     const result = await this.channel.call(Op.NEXTREAD, []);
     const length = result.word(0);
@@ -297,7 +306,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
         }
         this.demand(this.iteratorWindow());
         // What has already arrived needs no waiting.
-        const ready = this.inbox.popFront();
+        const ready = this.takeReady();
         if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
         return this.receive(options).then(
           (value) => ({ done: false, value }),
@@ -317,23 +326,31 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     return iterator;
   }
 
+  /** The oldest message pushed to us and not yet taken, decoded. */
+  private takeReady(): KbusMessage | undefined {
+    const bytes = this.inbox.popFront();
+    return bytes === undefined ? undefined : decodeChecked(bytes, this.names);
+  }
+
   private onMessage(bytes: Uint8Array): void {
+    checkReceived(bytes);
     this.credit = Math.max(0, this.credit - 1);
     this.averageBytes += (bytes.length - this.averageBytes) / 64;
-    const message = decodeReceived(bytes, this.names);
-    if (message.kind === 'reply' || message.kind === 'status') {
-      const key = idKey(message.inReplyTo);
+    // Only a message with in_reply_to set (a reply or a status message) can answer a request().
+    const inReplyTo = receivedInReplyTo(bytes);
+    if (inReplyTo !== NO_ID && this.replyWaiters.size > 0) {
+      const key = idKey(inReplyTo);
       const waiter = this.replyWaiters.get(key);
       if (waiter) {
         this.replyWaiters.delete(key);
-        waiter.resolve(message as Reply | Status);
+        waiter.resolve(decodeChecked(bytes, this.names) as Reply | Status);
         this.topUp();
         return;
       }
     }
     const receiver = this.receivers.popFront();
-    if (receiver) receiver.resolve(message);
-    else this.inbox.pushBack(message);
+    if (receiver) receiver.resolve(decodeChecked(bytes, this.names));
+    else this.inbox.pushBack(bytes);
     this.topUp();
   }
 

@@ -181,11 +181,11 @@ function addressAt(b: Uint8Array, at: number): NetworkAddress {
 }
 
 /**
- * Decodes an entire message (little-endian, as the daemon sends it) straight
- * into its class. The data is a view of `bytes`. `names` (one per
- * connection) spares making the same name string again and again.
+ * Checks that `bytes` hold one entire message (little-endian, as the
+ * daemon sends it), throwing the KbusError that fits if not. A message
+ * that passes decodes without error.
  */
-export function decodeReceived(bytes: Uint8Array, names?: NameCache): KbusMessage {
+export function checkReceived(bytes: Uint8Array): void {
   if (
     bytes.length < HEADER_LENGTH ||
     u32(bytes, 0) !== START_GUARD ||
@@ -195,12 +195,31 @@ export function decodeReceived(bytes: Uint8Array, names?: NameCache): KbusMessag
   ) {
     decodeHeader(bytes, 0, true); // throws the error that fits
   }
+  const total = entireMessageLength(u32(bytes, 52), u32(bytes, 56));
+  if (bytes.length !== total)
+    throw new KbusError('EINVAL', `message of ${bytes.length} bytes, expected ${total}`);
+}
+
+/** The `in_reply_to` of an entire message already checked. */
+export function receivedInReplyTo(bytes: Uint8Array): MessageId {
+  return idAt(bytes, 12);
+}
+
+/**
+ * Decodes an entire message (little-endian, as the daemon sends it) straight
+ * into its class. The data is a view of `bytes`. `names` (one per
+ * connection) spares making the same name string again and again.
+ */
+export function decodeReceived(bytes: Uint8Array, names?: NameCache): KbusMessage {
+  checkReceived(bytes);
+  return decodeChecked(bytes, names);
+}
+
+/** decodeReceived of bytes that checkReceived has passed. */
+export function decodeChecked(bytes: Uint8Array, names?: NameCache): KbusMessage {
   const nameLength = u32(bytes, 52);
   const dataLength = u32(bytes, 56);
   const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
-  const total = entireMessageLength(nameLength, dataLength);
-  if (bytes.length !== total)
-    throw new KbusError('EINVAL', `message of ${bytes.length} bytes, expected ${total}`);
   let name = names?.match(bytes, HEADER_LENGTH, nameLength);
   if (name === undefined) {
     name = decodeName(bytes, HEADER_LENGTH, nameLength);

@@ -7,6 +7,7 @@
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { copyFor, type QueuedMessage } from '../engine/index.js';
 import {
   encodedLength,
   encodeMessage,
@@ -138,6 +139,22 @@ export class FrameWriter {
     this.reserve(FRAME_HEADER_LENGTH + length);
     const at = writeFrameHeader(this.view, this.pos, length, op, tag);
     put(this.buf, at, message);
+    this.pos = at + length;
+    this.schedule();
+  }
+
+  /** A queued message (STREAM's MESSAGE push): its bytes as they are, with this copy's flags. */
+  queued(op: number, item: QueuedMessage, tag = 0): void {
+    const encoded = item.encoded;
+    if (encoded === undefined) {
+      this.message(op, copyFor(item), tag);
+      return;
+    }
+    const length = encoded.length;
+    this.reserve(FRAME_HEADER_LENGTH + length);
+    const at = writeFrameHeader(this.view, this.pos, length, op, tag);
+    this.buf.set(encoded, at);
+    this.buf.writeUInt32LE(item.flags, at + 48);
     this.pos = at + length;
     this.schedule();
   }

@@ -22,7 +22,7 @@ import {
   NO_ID,
 } from '../wire/index.js';
 import type { Engine } from './engine.js';
-import { Ksock, type QueuedMessage } from './ksock.js';
+import { Ksock, QueuedMessage } from './ksock.js';
 import type { ResolvedOptions } from './options.js';
 import { type Binding, Router } from './router.js';
 import { UnsentUnbindEvents } from './unbind-events.js';
@@ -226,7 +226,7 @@ export class Device {
       forReplier && message.flags & Flags.WANT_A_REPLY
         ? (message.flags | WANT_YOU_TO_REPLY) >>> 0
         : (message.flags & ~WANT_YOU_TO_REPLY) >>> 0;
-    const item: QueuedMessage = { message, flags, binding };
+    const item = new QueuedMessage(message, flags, binding);
     if (message.flags & Flags.URGENT) ksock.queue.pushFront(item);
     else ksock.queue.pushBack(item);
     ksock.lastPushed = message.id;

@@ -29,13 +29,46 @@ export const OpenMode = {
   READ_WRITE: 3,
 } as const;
 
-/** A message in a queue: one recipient's copy of a shared message. */
-export interface QueuedMessage {
-  readonly message: Message;
-  /** This copy's flags (WANT_YOU_TO_REPLY differs between copies). */
-  readonly flags: number;
-  /** The binding that brought it here (null for replies and status messages). */
-  readonly binding: Binding<Ksock> | null;
+/**
+ * A message in a queue: one recipient's copy of a shared message. A
+ * message that arrived whole (SENDMSG) is held as its bytes alone, with
+ * KBUS's changes already written in, and decoded again only if read as an
+ * object: a long queue then costs two small objects per message rather
+ * than four, which is far less for the garbage collector to copy and mark.
+ */
+export class QueuedMessage {
+  private readonly source: Message | Uint8Array;
+
+  constructor(
+    message: Message,
+    /** This copy's flags (WANT_YOU_TO_REPLY differs between copies). */
+    readonly flags: number,
+    /** The binding that brought it here (null for replies and status messages). */
+    readonly binding: Binding<Ksock> | null,
+  ) {
+    this.source = (message as { encoded?: Uint8Array }).encoded ?? message;
+  }
+
+  get message(): Message {
+    const source = this.source;
+    return source instanceof Uint8Array
+      ? decodeWhole(source, Number.MAX_SAFE_INTEGER, undefined)
+      : source;
+  }
+
+  /** The entire message as bytes (its own flags in them, not this copy's), if it came so. */
+  get encoded(): Uint8Array | undefined {
+    const source = this.source;
+    return source instanceof Uint8Array ? source : undefined;
+  }
+
+  /** The length of the entire message. */
+  get length(): number {
+    const source = this.source;
+    return source instanceof Uint8Array
+      ? source.length
+      : entireMessageLength(source.name.length, source.data.length);
+  }
 }
 
 /** A Request this Ksock has read and must still reply to. */
@@ -210,7 +243,7 @@ export class Ksock {
     const item = this.device.pop(this);
     if (item === undefined) return 0;
     this.reading = { item, bytes: undefined, offset: 0 };
-    return entireMessageLength(item.message.name.length, item.message.data.length);
+    return item.length;
   }
 
   /** `read`: up to `max` more bytes of the popped message (none at its end). */
@@ -231,11 +264,7 @@ export class Ksock {
     this.checkOpen();
     const reading = this.reading;
     if (reading === undefined) return 0;
-    const total = entireMessageLength(
-      reading.item.message.name.length,
-      reading.item.message.data.length,
-    );
-    return total - reading.offset;
+    return reading.item.length - reading.offset;
   }
 
   /** True if there is a popped message not yet read to its end. */
@@ -245,10 +274,15 @@ export class Ksock {
 
   /** NEXTREAD: pops the next message and returns it whole (it counts as read). */
   nextMessage(): Message | undefined {
+    const item = this.nextQueued();
+    return item === undefined ? undefined : copyFor(item);
+  }
+
+  /** NEXTREAD as the queue entry itself, for whoever can send its bytes as they are (the daemon). */
+  nextQueued(): QueuedMessage | undefined {
     this.checkReadable();
     this.reading = undefined;
-    const item = this.device.pop(this);
-    return item === undefined ? undefined : copyFor(item);
+    return this.device.pop(this);
   }
 
   /**
@@ -264,7 +298,7 @@ export class Ksock {
     while (out.length < maxCount) {
       const next = this.device.peek(this);
       if (next === undefined) break;
-      const length = entireMessageLength(next.message.name.length, next.message.data.length);
+      const length = next.length;
       if (out.length > 0 && bytes + length > maxBytes) break;
       bytes += length;
       out.push(copyFor(this.device.pop(this)!));

@@ -1,8 +1,3 @@
-/**
- * The texts of /proc/kbus/bindings and /proc/kbus/stats, in the formats
- * kbus.c prints (kbus_binding_seq_show, kbus_stats_seq_show).
- */
-import { entireMessageLength } from '../wire/index.js';
 import type { Device } from './device.js';
 
 function pad(value: number | string, width: number): string {
@@ -31,9 +26,7 @@ export function statsText(devices: readonly Device[]): string {
     // kbus.c keeps its open Ksocks newest first.
     for (const ksock of [...device.ksocks.values()].reverse()) {
       const reading = ksock.reading;
-      const total = reading
-        ? entireMessageLength(reading.item.message.name.length, reading.item.message.data.length)
-        : 0;
+      const total = reading ? reading.item.length : 0;
       const read = total - ksock.lenLeft();
       const sending = ksock.pending !== undefined;
       // A pending send's message is finished, and kbus.c's part counter is past its end.
