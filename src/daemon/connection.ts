@@ -69,6 +69,7 @@ export class Connection {
   private credit = 0;
   private armed = 0;
   private pumpScheduled = false;
+  private yielding = false;
   private closed = false;
   readonly name: string;
 
@@ -84,7 +85,7 @@ export class Connection {
       socket,
       () => {
         // Room in the socket again: read requests again and push what waits.
-        if (!this.closed) socket.resume();
+        if (!this.closed && !this.yielding) socket.resume();
         this.pump();
       },
       // A client that sends faster than it reads: stop reading until the socket drains.
@@ -124,6 +125,24 @@ export class Connection {
     // Responses go out with the microtask flush, after any messages this
     // chunk pushed to other Ksocks: their readers start work first.
     this.pump();
+    this.yieldReading();
+  }
+
+  /**
+   * Reads no more from this client until the event loop has been round
+   * once. Left alone, Node reads a busy socket up to 32 times in a row
+   * (2 MB) before it services any other, so the messages those reads push
+   * wait in our buffers while their readers, having emptied their sockets,
+   * sit idle; taking one chunk per turn keeps every reader fed.
+   */
+  private yieldReading(): void {
+    if (this.yielding) return;
+    this.yielding = true;
+    this.socket.pause();
+    setImmediate(() => {
+      this.yielding = false;
+      if (!this.closed && !this.writer.blocked) this.socket.resume();
+    });
   }
 
   private handle(frame: Frame): void {
@@ -314,10 +333,10 @@ export class Connection {
         this.writer.flush();
         continue;
       }
-      const m = ksock.nextMessage();
-      if (m === undefined) break;
+      const item = ksock.nextQueued();
+      if (item === undefined) break;
       this.credit--;
-      this.writer.message(Op.MESSAGE, m);
+      this.writer.queued(Op.MESSAGE, item);
       pushed = true;
     }
     // A pushed message is what a reader waits for: send it now.
