@@ -16,9 +16,10 @@
  * much less, and it shows which process is the bottleneck.
  *
  * KBUS_BENCH_ONLY=a,c runs only those measurements. KBUS_BENCH_PROFILE=DIR
- * starts kbusd (and the relay) under --cpu-prof, writing .cpuprofile files
- * into DIR/kbusd and DIR/relay when they stop; `node
- * dist/bench/cpuprofile.js FILE` summarises one.
+ * starts kbusd, the relay and every client under --cpu-prof, writing
+ * .cpuprofile files into DIR/kbusd, DIR/relay and DIR/<client> (such as
+ * DIR/kbus-sender) when they stop; `node dist/bench/cpuprofile.js FILE`
+ * summarises one.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -48,8 +49,13 @@ const RTT_MS = 1000;
 const FLOOR_RATIO = 0.25;
 const CEILING_P50_RATIO = 1.5;
 const IDLE_KSOCKS = 1000;
-/** The queue limit listeners ask for: far above what a sender keeps in flight. */
-const LISTENER_MAX_MESSAGES = 100_000;
+/**
+ * The queue limit listeners ask for: far above what a sender keeps in
+ * flight, and high enough that a kbusd run (its sends capped below it, see
+ * maxPerRun) lasts about as long as the relay's, a second or so; shorter
+ * runs would mostly measure their own start and finish.
+ */
+const LISTENER_MAX_MESSAGES = 1_000_000;
 
 type Side = 'kbusd' | 'relay';
 const SIDES: readonly Side[] = ['kbusd', 'relay'];

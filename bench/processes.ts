@@ -204,8 +204,16 @@ export class Fleet {
 
   /** Forks a fixture with its JSON arguments; resolves once it is ready for calls. */
   async fork(label: string, script: string, args: object): Promise<Peer> {
+    // KBUS_BENCH_PROFILE=DIR profiles the clients too, each in DIR/<label>.
+    const dir = process.env.KBUS_BENCH_PROFILE;
+    const execArgv = dir
+      ? ['--cpu-prof', '--cpu-prof-dir', join(dir, label.replaceAll(' ', '-'))]
+      : process.execArgv;
     const child = this.track(
-      fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      fork(script, [JSON.stringify(args)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv,
+      }),
     );
     const peer = new Peer(label, child);
     await peer.ready();
