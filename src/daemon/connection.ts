@@ -25,6 +25,9 @@ const MAX_CREDIT = 0xffffffff;
 /** Stop pushing STREAM messages into the batch past this many bytes; carry on after the flush. */
 const PUSH_BATCH_BYTES = 256 * 1024;
 
+/** The most Node reads from a socket at once: a read this long may have left more behind. */
+const FULL_READ = 64 * 1024;
+
 class BadPayload extends Error {}
 
 function word(payload: Uint8Array, index: number): number {
@@ -125,7 +128,8 @@ export class Connection {
     // Responses go out with the microtask flush, after any messages this
     // chunk pushed to other Ksocks: their readers start work first.
     this.pump();
-    this.yieldReading();
+    // A short read emptied the socket; a full one means more is waiting.
+    if (chunk.length >= FULL_READ) this.yieldReading();
   }
 
   /**
@@ -133,7 +137,7 @@ export class Connection {
    * once. Left alone, Node reads a busy socket up to 32 times in a row
    * (2 MB) before it services any other, so the messages those reads push
    * wait in our buffers while their readers, having emptied their sockets,
-   * sit idle; taking one chunk per turn keeps every reader fed.
+   * sit idle; taking one read per turn keeps every reader fed.
    */
   private yieldReading(): void {
     if (this.yielding) return;
