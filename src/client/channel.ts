@@ -15,11 +15,8 @@ import {
   type MessageInit,
   Op,
   opName,
+  readU32LE,
 } from '../wire/index.js';
-
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
 
 /** The result of a request: its status and the result fields after it. */
 export class Result {
@@ -30,7 +27,7 @@ export class Result {
 
   /** The u32 result field at byte `at` of the body. */
   word(at: number): number {
-    return u32(this.body, at);
+    return readU32LE(this.body, at);
   }
 }
 
@@ -178,7 +175,7 @@ export class Channel {
         call.reject(new KbusError('EINVAL', `short response to ${opName(call.op)}`));
         return;
       }
-      const id: MessageId = { networkId: u32(payload, 4), serialNum: u32(payload, 8) };
+      const id: MessageId = { networkId: readU32LE(payload, 4), serialNum: readU32LE(payload, 8) };
       call.onId?.(id);
       call.resolveId(id);
       return;

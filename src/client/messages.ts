@@ -23,6 +23,7 @@ import {
   NO_ID,
   paddedNameLength,
   type ReplierBindEvent,
+  readU32LE,
   START_GUARD,
 } from '../wire/index.js';
 
@@ -164,19 +165,15 @@ const scratch: Mutable<Omit<Message, 'name' | 'data'>> = {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
 function idAt(b: Uint8Array, at: number): MessageId {
-  const networkId = u32(b, at);
-  const serialNum = u32(b, at + 4);
+  const networkId = readU32LE(b, at);
+  const serialNum = readU32LE(b, at + 4);
   return networkId === 0 && serialNum === 0 ? NO_ID : { networkId, serialNum };
 }
 
 function addressAt(b: Uint8Array, at: number): NetworkAddress {
-  const networkId = u32(b, at);
-  const localId = u32(b, at + 4);
+  const networkId = readU32LE(b, at);
+  const localId = readU32LE(b, at + 4);
   return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
 }
 
@@ -188,14 +185,14 @@ function addressAt(b: Uint8Array, at: number): NetworkAddress {
 export function checkReceived(bytes: Uint8Array): void {
   if (
     bytes.length < HEADER_LENGTH ||
-    u32(bytes, 0) !== START_GUARD ||
-    u32(bytes, 60) !== END_GUARD ||
-    u32(bytes, 52) === 0 ||
-    u32(bytes, 52) > MAX_NAME_LENGTH
+    readU32LE(bytes, 0) !== START_GUARD ||
+    readU32LE(bytes, 60) !== END_GUARD ||
+    readU32LE(bytes, 52) === 0 ||
+    readU32LE(bytes, 52) > MAX_NAME_LENGTH
   ) {
     decodeHeader(bytes, 0, true); // throws the error that fits
   }
-  const total = entireMessageLength(u32(bytes, 52), u32(bytes, 56));
+  const total = entireMessageLength(readU32LE(bytes, 52), readU32LE(bytes, 56));
   if (bytes.length !== total)
     throw new KbusError('EINVAL', `message of ${bytes.length} bytes, expected ${total}`);
 }
@@ -217,8 +214,8 @@ export function decodeReceived(bytes: Uint8Array, names?: NameCache): KbusMessag
 
 /** decodeReceived of bytes that checkReceived has passed. */
 export function decodeChecked(bytes: Uint8Array, names?: NameCache): KbusMessage {
-  const nameLength = u32(bytes, 52);
-  const dataLength = u32(bytes, 56);
+  const nameLength = readU32LE(bytes, 52);
+  const dataLength = readU32LE(bytes, 56);
   const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
   let name = names?.match(bytes, HEADER_LENGTH, nameLength);
   if (name === undefined) {
@@ -232,12 +229,12 @@ export function decodeChecked(bytes: Uint8Array, names?: NameCache): KbusMessage
   const h = scratch;
   h.id = idAt(bytes, 4);
   h.inReplyTo = idAt(bytes, 12);
-  h.to = u32(bytes, 20);
-  h.from = u32(bytes, 24);
+  h.to = readU32LE(bytes, 20);
+  h.from = readU32LE(bytes, 24);
   h.origFrom = addressAt(bytes, 28);
   h.finalTo = addressAt(bytes, 36);
-  h.extra = u32(bytes, 44);
-  h.flags = u32(bytes, 48);
+  h.extra = readU32LE(bytes, 44);
+  h.flags = readU32LE(bytes, 48);
   return classifyParts(h, name, data);
 }
 

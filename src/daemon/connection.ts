@@ -18,6 +18,7 @@ import {
   opName,
   PROTOCOL_VERSION,
   QUERY,
+  readU32LE,
 } from '../wire/index.js';
 import { FrameWriter } from './frame-writer.js';
 
@@ -33,13 +34,7 @@ class BadPayload extends Error {}
 function word(payload: Uint8Array, index: number): number {
   const at = index * 4;
   if (payload.length < at + 4) throw new BadPayload(`payload too short for word ${index}`);
-  return (
-    (payload[at]! |
-      (payload[at + 1]! << 8) |
-      (payload[at + 2]! << 16) |
-      (payload[at + 3]! << 24)) >>>
-    0
-  );
+  return readU32LE(payload, at);
 }
 
 /** u32 name_len then the name, starting at word `index`. */

@@ -20,6 +20,7 @@ import {
   MessageNames,
   NO_ADDRESS,
   NO_ID,
+  writeU32LE,
 } from '../wire/index.js';
 import type { Engine } from './engine.js';
 import { Ksock, QueuedMessage } from './ksock.js';
@@ -32,13 +33,6 @@ const NO_DATA = new Uint8Array(0);
 const WANT_YOU_TO_REPLY = Flags.WANT_YOU_TO_REPLY;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-function writeU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-  bytes[at + 2] = (value >>> 16) & 0xff;
-  bytes[at + 3] = value >>> 24;
-}
 
 export class Device {
   readonly router = new Router<Ksock>();
@@ -134,10 +128,10 @@ export class Device {
     m.flags = (m.flags & ~Flags.SYNTHETIC) >>> 0;
     const encoded = m.encoded;
     if (encoded !== undefined) {
-      writeU32(encoded, 8, m.id.serialNum);
-      writeU32(encoded, 24, m.from);
-      writeU32(encoded, 44, 0);
-      writeU32(encoded, 48, m.flags);
+      writeU32LE(encoded, 8, m.id.serialNum);
+      writeU32LE(encoded, 24, m.from);
+      writeU32LE(encoded, 44, 0);
+      writeU32LE(encoded, 48, m.flags);
     }
     return m;
   }
@@ -376,7 +370,8 @@ export class Device {
     const removed = ksock.queue.removeWhere((item) => item.binding === binding);
     for (const item of removed) {
       if (item.flags & WANT_YOU_TO_REPLY) {
-        this.pushStatus(ksock.id, item.message.from, item.message.id, MessageNames.REPLIER_UNBOUND);
+        const { from, id } = item.message;
+        this.pushStatus(ksock.id, from, id, MessageNames.REPLIER_UNBOUND);
       }
     }
   }
@@ -472,13 +467,9 @@ export class Device {
     // request addressed to this Ksock; Kbus.txt promises every request an
     // answer, and that promise wins.)
     for (const item of ksock.queue) {
-      if (item.flags & WANT_YOU_TO_REPLY && item.message.from !== ksock.id) {
-        this.pushStatus(
-          ksock.id,
-          item.message.from,
-          item.message.id,
-          MessageNames.REPLIER_GONEAWAY,
-        );
+      if (item.flags & WANT_YOU_TO_REPLY) {
+        const { from, id } = item.message;
+        if (from !== ksock.id) this.pushStatus(ksock.id, from, id, MessageNames.REPLIER_GONEAWAY);
       }
     }
     ksock.queue.clear();

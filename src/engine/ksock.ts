@@ -17,6 +17,7 @@ import {
   NameCache,
   NO_ID,
   Poll,
+  writeU32LE,
 } from '../wire/index.js';
 import { Deque } from './deque.js';
 import type { Device } from './device.js';
@@ -88,6 +89,15 @@ export function idKey(id: MessageId): string | number {
 /** kbus.c kbus_next_size: how the outstanding-request array grows. */
 function nextSize(size: number): number {
   return size < 16 ? size << 1 : size + (size >> 3);
+}
+
+/** The entire message as this copy's recipient reads it (a copy: READ hands out pieces of it). */
+function bytesFor(item: QueuedMessage): Uint8Array {
+  const encoded = item.encoded;
+  if (encoded === undefined) return encodeMessage(item.message, true, undefined, 0, item.flags);
+  const bytes = encoded.slice();
+  writeU32LE(bytes, 48, item.flags);
+  return bytes;
 }
 
 /** The message as this copy's recipient sees it. */
@@ -251,7 +261,7 @@ export class Ksock {
     this.checkReadable();
     const reading = this.reading;
     if (reading === undefined) return new Uint8Array(0);
-    reading.bytes ??= encodeMessage(reading.item.message, true, undefined, 0, reading.item.flags);
+    reading.bytes ??= bytesFor(reading.item);
     const end = Math.min(reading.bytes.length, reading.offset + Math.max(0, max));
     const out = reading.bytes.slice(reading.offset, end);
     reading.offset = end;

@@ -23,6 +23,7 @@ import {
 } from './message.js';
 import { sendNameError } from './names.js';
 import type { BytePool } from './pool.js';
+import { readU32LE } from './u32.js';
 
 /** The parts of an entire message, as kbus.c names them in /proc/kbus/stats. */
 export const MESSAGE_PARTS = ['HDR', 'NAME', 'NPAD', 'DATA', 'DPAD', 'FINAL'] as const;
@@ -156,10 +157,6 @@ export class MessageAssembler {
 /** A message decoded from bytes, keeping its entire encoding for reuse. */
 export type EncodedMessage = Message & { readonly encoded: Uint8Array };
 
-function u32le(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
 /**
  * What WRITE of `bytes` then SEND would check, in one step and with the
  * same errors in the same order, for a message given whole (SENDMSG): a
@@ -180,12 +177,12 @@ export function decodeWhole(
   const length = bytes.length;
   if (length === 0) throw new KbusError('ENOMSG', 'nothing has been written to send');
   if (length < HEADER_LENGTH) throw new KbusError('EINVAL', 'the message written is not finished');
-  const nameLength = u32le(bytes, 52);
-  const dataLength = u32le(bytes, 56);
-  const flags = u32le(bytes, 48);
+  const nameLength = readU32LE(bytes, 52);
+  const dataLength = readU32LE(bytes, 56);
+  const flags = readU32LE(bytes, 48);
   if (
-    u32le(bytes, 0) !== START_GUARD ||
-    u32le(bytes, 60) !== END_GUARD ||
+    readU32LE(bytes, 0) !== START_GUARD ||
+    readU32LE(bytes, 60) !== END_GUARD ||
     nameLength === 0 ||
     nameLength > MAX_NAME_LENGTH ||
     (flags & Flags.ALL_OR_WAIT && flags & Flags.ALL_OR_FAIL) ||
@@ -205,7 +202,7 @@ export function decodeWhole(
     names?.remember(bytes, HEADER_LENGTH, name);
   }
   if (length < total) throw new KbusError('EINVAL', 'the message written is not finished');
-  if (u32le(bytes, total - 4) !== END_GUARD) {
+  if (readU32LE(bytes, total - 4) !== END_GUARD) {
     throw new KbusError('EINVAL', '(entire) message end guard is wrong');
   }
   if (length > total) {
@@ -224,13 +221,13 @@ export function decodeWhole(
   for (let i = nameEnd; i < dataAt; i++) encoded[i] = 0;
   for (let i = dataAt + dataLength; i < total - 4; i++) encoded[i] = 0;
   return new WholeMessage(
-    pair(u32le(bytes, 4), u32le(bytes, 8)),
-    pair(u32le(bytes, 12), u32le(bytes, 16)),
-    u32le(bytes, 20),
-    u32le(bytes, 24),
-    address(u32le(bytes, 28), u32le(bytes, 32)),
-    address(u32le(bytes, 36), u32le(bytes, 40)),
-    u32le(bytes, 44),
+    pair(readU32LE(bytes, 4), readU32LE(bytes, 8)),
+    pair(readU32LE(bytes, 12), readU32LE(bytes, 16)),
+    readU32LE(bytes, 20),
+    readU32LE(bytes, 24),
+    address(readU32LE(bytes, 28), readU32LE(bytes, 32)),
+    address(readU32LE(bytes, 36), readU32LE(bytes, 40)),
+    readU32LE(bytes, 44),
     flags,
     name,
     encoded,

@@ -10,6 +10,7 @@
  * before buffering anything: a frame past the limit is reported (so it
  * can be answered EMSGSIZE) and its payload skipped, never stored.
  */
+import { readU32LE } from './u32.js';
 
 /** Operation numbers: 1 to 17 are the seed's ioctls, with the seed's numbers. */
 export const Op = {
@@ -82,12 +83,6 @@ export class FrameError extends Error {
   }
 }
 
-function u32(bytes: Uint8Array, at: number): number {
-  return (
-    (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
-  );
-}
-
 export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_LENGTH);
   private headerFilled = 0;
@@ -129,12 +124,12 @@ export class FrameDecoder {
       }
       // Fast path: a whole frame inside this chunk, with no partial header held.
       if (this.headerFilled === 0 && end - at >= 4) {
-        const length = u32(chunk, at);
+        const length = readU32LE(chunk, at);
         this.checkLength(length);
         if (length <= this.maxLength && end - at >= 4 + length) {
           onFrame({
-            op: u32(chunk, at + 4),
-            tag: u32(chunk, at + 8),
+            op: readU32LE(chunk, at + 4),
+            tag: readU32LE(chunk, at + 8),
             // A plain view: cheaper to make than a Buffer's subarray.
             payload: new Uint8Array(
               chunk.buffer,
@@ -151,12 +146,12 @@ export class FrameDecoder {
       this.header.set(chunk.subarray(at, at + n), this.headerFilled);
       this.headerFilled += n;
       at += n;
-      if (this.headerFilled >= 4) this.checkLength(u32(this.header, 0));
+      if (this.headerFilled >= 4) this.checkLength(readU32LE(this.header, 0));
       if (this.headerFilled < FRAME_HEADER_LENGTH) continue;
       this.headerFilled = 0;
-      const length = u32(this.header, 0);
-      this.op = u32(this.header, 4);
-      this.tag = u32(this.header, 8);
+      const length = readU32LE(this.header, 0);
+      this.op = readU32LE(this.header, 4);
+      this.tag = readU32LE(this.header, 8);
       const payloadLength = length - MIN_FRAME_LENGTH;
       if (length > this.maxLength) {
         this.skipping = payloadLength;

@@ -6,3 +6,4 @@ export * from './frame.js';
 export * from './message.js';
 export * from './names.js';
 export * from './pool.js';
+export * from './u32.js';

@@ -7,6 +7,7 @@
  */
 import { END_GUARD, Flags, HEADER_LENGTH, MAX_NAME_LENGTH, START_GUARD } from './constants.js';
 import { KbusError } from './errno.js';
+import { readU32LE, writeU32LE } from './u32.js';
 
 /** A message id: `{network_id, serial_num}`, written `{n,s}` in text. */
 export interface MessageId {
@@ -134,7 +135,7 @@ export function encodeMessage(
   if (out.length - offset < length) {
     throw new KbusError('EMSGSIZE', `need ${length} bytes to encode the message`);
   }
-  const put = littleEndian ? putLE : putBE;
+  const put = littleEndian ? writeU32LE : putBE;
   const o = offset;
   const id = msg.id ?? NO_ID;
   const inReplyTo = msg.inReplyTo ?? NO_ID;
@@ -173,13 +174,6 @@ export function encodeMessage(
   return out;
 }
 
-function putLE(b: Uint8Array, at: number, v: number): void {
-  b[at] = v;
-  b[at + 1] = v >>> 8;
-  b[at + 2] = v >>> 16;
-  b[at + 3] = v >>> 24;
-}
-
 function putBE(b: Uint8Array, at: number, v: number): void {
   b[at] = v >>> 24;
   b[at + 1] = v >>> 16;
@@ -215,10 +209,6 @@ function readAddress(a: number, b: number): NetworkAddress {
   return a === 0 && b === 0 ? NO_ADDRESS : { networkId: a, localId: b };
 }
 
-function u32le(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
 function u32be(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
@@ -238,7 +228,7 @@ export function decodeHeader(
   if (bytes.length - offset < HEADER_LENGTH) {
     throw new KbusError('EINVAL', `a message header is ${HEADER_LENGTH} bytes`);
   }
-  const word = littleEndian ? u32le : u32be; // monomorphic in practice: one order per process side
+  const word = littleEndian ? readU32LE : u32be; // monomorphic in practice: one order per process side
   const b = bytes;
   const o = offset;
   const start = word(b, o);
@@ -337,7 +327,7 @@ export function decodeBody(
   const nameAt = offset + HEADER_LENGTH;
   const dataAt = nameAt + paddedNameLength(nameLength);
   const guardAt = dataAt + paddedDataLength(dataLength);
-  const guard = littleEndian ? u32le(bytes, guardAt) : u32be(bytes, guardAt);
+  const guard = littleEndian ? readU32LE(bytes, guardAt) : u32be(bytes, guardAt);
   if (guard !== END_GUARD) {
     throw new KbusError(
       'EINVAL',
