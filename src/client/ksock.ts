@@ -9,9 +9,7 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Connection } from '../daemon/connection.js';
 import { defaultSocketPath } from '../daemon/socket-path.js';
-import { Deque } from '../engine/deque.js';
 import { Engine } from '../engine/engine.js';
-import { idKey } from '../engine/ksock.js';
 import {
   copyBytes,
   Flags,
@@ -20,24 +18,20 @@ import {
   type MessageId,
   MIN_FRAME_LENGTH,
   makeMessage,
-  NameCache,
   type NetworkAddress,
-  NO_ID,
   Op,
   PROTOCOL_VERSION,
   QUERY,
 } from '../wire/index.js';
 import { Channel, idOf } from './channel.js';
+import { Inbox } from './inbox.js';
 import { memoryPair } from './memory-pair.js';
 import {
-  checkReceived,
   type Data,
-  decodeChecked,
   decodeReceived,
   type KbusMessage,
   type Outgoing,
   type Reply,
-  receivedInReplyTo,
   type Status,
   toBytes,
   toMessageInit,
@@ -72,16 +66,6 @@ export interface SendOptions {
 }
 
 const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
-/**
- * Stream credit kept while an iterator runs (one per waiting receive()):
- * enough messages for about STREAM_WINDOW_BYTES, so that pushing never
- * waits for credit, yet a slow reader holds a bounded amount.
- */
-const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
-const MAX_ITERATOR_WINDOW = 8192;
-const MIN_ITERATOR_WINDOW = 16;
-const REPLY_WINDOW = 16;
-
 let sharedEngine: Engine | undefined;
 
 /** The process's default in-process bus, made on first use. */
@@ -92,27 +76,18 @@ export function defaultEngine(): Engine {
 
 export class Ksock implements AsyncIterable<KbusMessage> {
   private readonly channel: Channel;
-  /**
-   * Messages pushed to us and not yet taken, as their bytes: decoded when
-   * taken, so that a backlog holds one small object per message, not a
-   * message's several (less for the garbage collector to copy).
-   */
-  private readonly inbox = new Deque<Uint8Array>();
-  private readonly names = new NameCache();
-  private readonly receivers = new Deque<Waiter<KbusMessage>>();
-  private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
+  private readonly inbox: Inbox;
   private readonly pollWaiters: { mask: number; waiter: Waiter<number> }[] = [];
-  private iterators = 0;
-  /** A running average of the size of the messages pushed to us. */
-  private averageBytes = 256;
-  private credit = 0;
-  private granting = false;
   private id_ = 0;
   private device_ = 0;
 
   private constructor(stream: Duplex) {
+    this.inbox = new Inbox(
+      (credit) => this.channel.call(Op.STREAM, [credit]),
+      () => this.channel.closed,
+    );
     this.channel = new Channel(stream, {
-      onMessage: (bytes) => this.onMessage(bytes),
+      onMessage: (bytes) => this.inbox.onMessage(bytes),
       onEvent: (mask) => {
         // Wake the waiters this event satisfies; re-arm for the others.
         const waiting = this.pollWaiters.splice(0);
@@ -222,21 +197,21 @@ export class Ksock implements AsyncIterable<KbusMessage> {
       flags: ((options.flags ?? 0) | Flags.WANT_A_REPLY) >>> 0,
     });
     return waitOn<Reply | Status>((waiter) => {
-      let key: string | number | undefined;
+      let sent: MessageId | undefined;
       let cancelled = false;
       // Register for the reply the moment the send's result is decoded, before
       // any later frame (the reply itself) can be.
       this.channel
         .sendMessage(message, (id) => {
           if (cancelled) return;
-          key = idKey(id);
-          this.replyWaiters.set(key, waiter);
+          sent = id;
+          this.inbox.expectReply(id, waiter);
         })
         .catch((err: unknown) => waiter.reject(err));
-      this.demand(REPLY_WINDOW);
+      this.inbox.awaitingReply();
       return () => {
         cancelled = true;
-        if (key !== undefined) this.replyWaiters.delete(key);
+        if (sent !== undefined) this.inbox.forgetReply(sent);
       };
     }, options);
   }
@@ -256,20 +231,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Waits for the next message. */
   receive(options?: WaitOptions): Promise<KbusMessage> {
-    const ready = this.takeReady();
-    if (ready) return Promise.resolve(ready);
-    return waitOn<KbusMessage>((waiter) => {
-      this.receivers.pushBack(waiter);
-      this.demand(this.receivers.length);
-      return () => {
-        this.receivers.removeWhere((w) => w === waiter);
-      };
-    }, options);
+    return this.inbox.receive(options);
   }
 
   /** The next message if there is one now (NEXTREAD), else undefined; never waits. */
   async next(): Promise<KbusMessage | undefined> {
-    const ready = this.takeReady();
+    const ready = this.inbox.take();
     if (ready) return ready;
     const result = await this.channel.call(Op.NEXTREAD, []);
     const length = result.word(0);
@@ -278,120 +245,17 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Messages as they arrive, until the Ksock closes or the loop breaks. */
   [Symbol.asyncIterator](): AsyncIterator<KbusMessage> {
-    return this.messages()[Symbol.asyncIterator]();
+    return this.inbox.messages();
   }
 
-  /**
-   * Messages as they arrive, stopping when `signal` aborts. (An iterator
-   * by hand rather than an async generator: a generator awaits every value
-   * it yields, which costs a round of promises per message.)
-   */
+  /** Messages as they arrive, stopping when `signal` aborts. */
   messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<KbusMessage> {
-    const signal = options.signal;
-    let state: 'new' | 'running' | 'finished' = 'new';
-    const finish = () => {
-      if (state === 'running') this.iterators--;
-      state = 'finished';
-    };
-    const done = (): IteratorResult<KbusMessage> => ({ done: true, value: undefined });
-    const iterator: AsyncIterableIterator<KbusMessage> = {
-      next: () => {
-        if (state === 'new') {
-          state = 'running';
-          this.iterators++;
-        }
-        if (state === 'finished' || this.closed || signal?.aborted) {
-          finish();
-          return Promise.resolve(done());
-        }
-        this.demand(this.iteratorWindow());
-        // What has already arrived needs no waiting.
-        const ready = this.takeReady();
-        if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
-        return this.receive(options).then(
-          (value) => ({ done: false, value }),
-          (err: unknown) => {
-            finish();
-            if (this.closed || signal?.aborted) return done();
-            throw err;
-          },
-        );
-      },
-      return: () => {
-        finish();
-        return Promise.resolve(done());
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
-  }
-
-  /** The oldest message pushed to us and not yet taken, decoded. */
-  private takeReady(): KbusMessage | undefined {
-    const bytes = this.inbox.popFront();
-    return bytes === undefined ? undefined : decodeChecked(bytes, this.names);
-  }
-
-  private onMessage(bytes: Uint8Array): void {
-    checkReceived(bytes);
-    this.credit = Math.max(0, this.credit - 1);
-    this.averageBytes += (bytes.length - this.averageBytes) / 64;
-    // Only a message with in_reply_to set (a reply or a status message) can answer a request().
-    const inReplyTo = receivedInReplyTo(bytes);
-    if (inReplyTo !== NO_ID && this.replyWaiters.size > 0) {
-      const key = idKey(inReplyTo);
-      const waiter = this.replyWaiters.get(key);
-      if (waiter) {
-        this.replyWaiters.delete(key);
-        waiter.resolve(decodeChecked(bytes, this.names) as Reply | Status);
-        this.topUp();
-        return;
-      }
-    }
-    const receiver = this.receivers.popFront();
-    if (receiver) receiver.resolve(decodeChecked(bytes, this.names));
-    else this.inbox.pushBack(bytes);
-    this.topUp();
-  }
-
-  /** Keeps enough STREAM credit for what is waiting. */
-  /** The stream credit an iterator keeps, by the size of recent messages. */
-  private iteratorWindow(): number {
-    const window = Math.floor(STREAM_WINDOW_BYTES / this.averageBytes);
-    return Math.max(MIN_ITERATOR_WINDOW, Math.min(MAX_ITERATOR_WINDOW, window));
-  }
-
-  private topUp(): void {
-    let want = this.receivers.length;
-    const window = this.iteratorWindow();
-    if (this.iterators > 0 && this.inbox.length < window) want = Math.max(want, window);
-    if (this.replyWaiters.size > 0) want = Math.max(want, REPLY_WINDOW);
-    this.demand(want);
-  }
-
-  private demand(want: number): void {
-    if (this.credit >= want || this.granting || this.closed) return;
-    // Top a large window up only once half of it is used: fewer STREAM frames.
-    if (want >= MIN_ITERATOR_WINDOW && this.credit >= want / 2) return;
-    const add = want - this.credit;
-    this.credit = want;
-    this.granting = true;
-    this.channel.call(Op.STREAM, [add]).then(
-      () => {
-        this.granting = false;
-        this.topUp();
-      },
-      () => {
-        this.granting = false;
-      },
-    );
+    return this.inbox.messages(options);
   }
 
   private onClose(): void {
     const error = new KbusError('EBADF', 'the Ksock is closed');
-    for (let w = this.receivers.popFront(); w; w = this.receivers.popFront()) w.reject(error);
-    for (const w of this.replyWaiters.values()) w.reject(error);
-    this.replyWaiters.clear();
+    this.inbox.close(error);
     for (const w of this.pollWaiters.splice(0)) w.waiter.reject(error);
   }
 

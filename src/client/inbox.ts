@@ -1,0 +1,198 @@
+/**
+ * The receiving side of a client Ksock: the messages kbusd pushes to it
+ * (STREAM), the receive() calls and iterators waiting for them, the
+ * request() calls waiting for their replies, and the STREAM credit that
+ * keeps messages coming for all of them and no more.
+ */
+import { Deque } from '../engine/deque.js';
+import { idKey } from '../engine/ksock.js';
+import { type KbusError, type MessageId, NameCache, NO_ID } from '../wire/index.js';
+import {
+  checkReceived,
+  decodeChecked,
+  type KbusMessage,
+  type Reply,
+  receivedInReplyTo,
+  type Status,
+} from './messages.js';
+import { type Waiter, type WaitOptions, waitOn } from './wait.js';
+
+/**
+ * Stream credit kept while an iterator runs (one per waiting receive()):
+ * enough messages for about STREAM_WINDOW_BYTES, so that pushing never
+ * waits for credit, yet a slow reader holds a bounded amount.
+ */
+const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+const MAX_ITERATOR_WINDOW = 8192;
+const MIN_ITERATOR_WINDOW = 16;
+/** Credit kept while a request() waits, so that its reply is pushed. */
+const REPLY_WINDOW = 16;
+
+export class Inbox {
+  /**
+   * Messages pushed to us and not yet taken, as their bytes: decoded when
+   * taken, so that a backlog holds one small object per message, not a
+   * message's several (less for the garbage collector to copy).
+   */
+  private readonly pushed = new Deque<Uint8Array>();
+  private readonly names = new NameCache();
+  private readonly receivers = new Deque<Waiter<KbusMessage>>();
+  private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
+  private iterators = 0;
+  /** A running average of the size of the messages pushed to us. */
+  private averageBytes = 256;
+  private credit = 0;
+  private granting = false;
+
+  /**
+   * `grant` sends STREAM with the credit to add; `isClosed` says whether
+   * the connection has gone.
+   */
+  constructor(
+    private readonly grant: (credit: number) => Promise<unknown>,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  /** The oldest message pushed to us and not yet taken, decoded; never waits. */
+  take(): KbusMessage | undefined {
+    const bytes = this.pushed.popFront();
+    return bytes === undefined ? undefined : decodeChecked(bytes, this.names);
+  }
+
+  /** Waits for the next message. */
+  receive(options?: WaitOptions): Promise<KbusMessage> {
+    const ready = this.take();
+    if (ready) return Promise.resolve(ready);
+    return waitOn<KbusMessage>((waiter) => {
+      this.receivers.pushBack(waiter);
+      this.demand(this.receivers.length);
+      return () => {
+        this.receivers.removeWhere((w) => w === waiter);
+      };
+    }, options);
+  }
+
+  /**
+   * Messages as they arrive, stopping when `signal` aborts or the
+   * connection closes. (An iterator by hand rather than an async
+   * generator: a generator awaits every value it yields, which costs a
+   * round of promises per message.)
+   */
+  messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<KbusMessage> {
+    const signal = options.signal;
+    let state: 'new' | 'running' | 'finished' = 'new';
+    const finish = () => {
+      if (state === 'running') this.iterators--;
+      state = 'finished';
+    };
+    const done = (): IteratorResult<KbusMessage> => ({ done: true, value: undefined });
+    const iterator: AsyncIterableIterator<KbusMessage> = {
+      next: () => {
+        if (state === 'new') {
+          state = 'running';
+          this.iterators++;
+        }
+        if (state === 'finished' || this.isClosed() || signal?.aborted) {
+          finish();
+          return Promise.resolve(done());
+        }
+        this.demand(this.iteratorWindow());
+        // What has already arrived needs no waiting.
+        const ready = this.take();
+        if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
+        return this.receive(options).then(
+          (value) => ({ done: false, value }),
+          (err: unknown) => {
+            finish();
+            if (this.isClosed() || signal?.aborted) return done();
+            throw err;
+          },
+        );
+      },
+      return: () => {
+        finish();
+        return Promise.resolve(done());
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** The reply (or status message) to request `id` goes to `waiter`, not to receivers. */
+  expectReply(id: MessageId, waiter: Waiter<Reply | Status>): void {
+    this.replyWaiters.set(idKey(id), waiter);
+  }
+
+  /** A request() gave up waiting for the reply to `id`. */
+  forgetReply(id: MessageId): void {
+    this.replyWaiters.delete(idKey(id));
+  }
+
+  /** Keeps the credit a waiting request() needs. */
+  awaitingReply(): void {
+    this.demand(REPLY_WINDOW);
+  }
+
+  /** A MESSAGE frame's payload: one entire message. */
+  onMessage(bytes: Uint8Array): void {
+    checkReceived(bytes);
+    this.credit = Math.max(0, this.credit - 1);
+    this.averageBytes += (bytes.length - this.averageBytes) / 64;
+    // Only a message with in_reply_to set (a reply or a status message) can answer a request().
+    const inReplyTo = receivedInReplyTo(bytes);
+    if (inReplyTo !== NO_ID && this.replyWaiters.size > 0) {
+      const key = idKey(inReplyTo);
+      const waiter = this.replyWaiters.get(key);
+      if (waiter) {
+        this.replyWaiters.delete(key);
+        waiter.resolve(decodeChecked(bytes, this.names) as Reply | Status);
+        this.topUp();
+        return;
+      }
+    }
+    const receiver = this.receivers.popFront();
+    if (receiver) receiver.resolve(decodeChecked(bytes, this.names));
+    else this.pushed.pushBack(bytes);
+    this.topUp();
+  }
+
+  /** The connection is gone: every wait fails with `error`. */
+  close(error: KbusError): void {
+    for (let w = this.receivers.popFront(); w; w = this.receivers.popFront()) w.reject(error);
+    for (const w of this.replyWaiters.values()) w.reject(error);
+    this.replyWaiters.clear();
+  }
+
+  /** The stream credit an iterator keeps, by the size of recent messages. */
+  private iteratorWindow(): number {
+    const window = Math.floor(STREAM_WINDOW_BYTES / this.averageBytes);
+    return Math.max(MIN_ITERATOR_WINDOW, Math.min(MAX_ITERATOR_WINDOW, window));
+  }
+
+  /** Keeps enough STREAM credit for what is waiting. */
+  private topUp(): void {
+    let want = this.receivers.length;
+    const window = this.iteratorWindow();
+    if (this.iterators > 0 && this.pushed.length < window) want = Math.max(want, window);
+    if (this.replyWaiters.size > 0) want = Math.max(want, REPLY_WINDOW);
+    this.demand(want);
+  }
+
+  private demand(want: number): void {
+    if (this.credit >= want || this.granting || this.isClosed()) return;
+    // Top a large window up only once half of it is used: fewer STREAM frames.
+    if (want >= MIN_ITERATOR_WINDOW && this.credit >= want / 2) return;
+    const add = want - this.credit;
+    this.credit = want;
+    this.granting = true;
+    this.grant(add).then(
+      () => {
+        this.granting = false;
+        this.topUp();
+      },
+      () => {
+        this.granting = false;
+      },
+    );
+  }
+}
