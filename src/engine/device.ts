@@ -23,8 +23,9 @@ import {
   writeU32LE,
 } from '../wire/index.js';
 import type { Engine } from './engine.js';
-import { Ksock, QueuedMessage } from './ksock.js';
+import { Ksock } from './ksock.js';
 import type { ResolvedOptions } from './options.js';
+import { QueuedMessage } from './queued.js';
 import { type Binding, Router } from './router.js';
 import { UnsentUnbindEvents } from './unbind-events.js';
 import { validateMessage } from './validate.js';

@@ -1,5 +1,5 @@
 export { Engine } from './engine.js';
-export { copyFor, Ksock, OpenMode, QueuedMessage } from './ksock.js';
+export { Ksock, OpenMode } from './ksock.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
@@ -7,3 +7,4 @@ export {
   type EngineOptions,
   MAX_DEVICES,
 } from './options.js';
+export { copyFor, QueuedMessage } from './queued.js';
