@@ -152,7 +152,13 @@ export class Fleet {
     args: readonly string[],
     readyText: string,
   ): Promise<Server> {
-    return this.startServer(label, [KBUS_CLI, '--socket', bus, 'limpet', ...args], bus, readyText);
+    // KBUS_BENCH_PROFILE=DIR profiles the Limpets too, each in DIR/<label>.
+    const dir = process.env.KBUS_BENCH_PROFILE;
+    const flags = dir
+      ? ['--cpu-prof', '--cpu-prof-dir', join(dir, label.replaceAll(' ', '-'))]
+      : [];
+    const argv = [...flags, KBUS_CLI, '--socket', bus, 'limpet', ...args];
+    return this.startServer(label, argv, bus, readyText);
   }
 
   private async startServer(

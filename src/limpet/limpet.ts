@@ -173,8 +173,19 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
   });
 
   // 5. Both directions, until something stops them.
+  let corked = false;
   const sendToLink = (message: Message) => {
     trace(`bus -> link: ${message.name} ${formatId(message.id)}`);
+    // What the bus hands over in one go leaves in one write (one segment,
+    // not one a message): held until the microtasks now running are done.
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
     if (!socket.write(encodeLinkMessage(message))) {
       // Reading from the bus waits while the link is full.
       return new Promise<void>((resolve) => socket.once('drain', resolve));
@@ -214,10 +225,20 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
     }
   })();
 
-  // Link to bus: one message at a time in arrival order; sends are pipelined.
+  // Link to bus: in arrival order; sends are pipelined. Only a Request
+  // waits (to ask who its replier is); while one does, what follows it
+  // queues behind it. Everything else is handled at once, so the messages
+  // of one read from the link reach the bus in one write.
   let chain: Promise<void> = Promise.resolve();
   let backlog = 0;
-  const fromLink = async (message: Message) => {
+  const injected = (message: Message) => (err: Error) =>
+    log(`injecting ${message.name} failed: ${err.message}`);
+  /** A Request waits to ask who its replier is; nothing else does. */
+  const waits = (message: Message) =>
+    message.name !== MessageNames.REPLIER_BIND_EVENT &&
+    !isReply(message) &&
+    (message.flags & Flags.WANT_A_REPLY) !== 0;
+  const fromLinkNow = (message: Message): void => {
     trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
     if (message.name === MessageNames.REPLIER_BIND_EVENT) {
       // Section 10.2: a bind event without SYNTHETIC is not genuine.
@@ -228,8 +249,10 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
     }
     if (isReply(message)) {
       const reply = core.replyFromLink(message);
-      if (reply === undefined)
-        return trace(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
+      if (reply === undefined) {
+        trace(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
+        return;
+      }
       bus
         .send(reply)
         .catch((err: Error) =>
@@ -237,39 +260,47 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
         );
       return;
     }
-    if (message.flags & Flags.WANT_A_REPLY) {
-      const replier = await bus.replier(message.name);
-      const decision = core.requestFromLink(message, replier);
-      if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
-      if (decision.kind === 'answer') {
-        sendToLink(decision.message);
-        return;
-      }
-      bus.send(decision.message).catch((err: unknown) => {
-        const errno = isKbusError(err) ? err.errno : 22;
-        sendToLink(core.remoteError(message, errno));
-      });
+    bus.send(core.otherFromLink(message)).catch(injected(message));
+  };
+  const requestFromLink = async (message: Message) => {
+    trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    const replier = await bus.replier(message.name);
+    const decision = core.requestFromLink(message, replier);
+    if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
+    if (decision.kind === 'answer') {
+      sendToLink(decision.message);
       return;
     }
-    bus
-      .send(core.otherFromLink(message))
-      .catch((err: Error) => log(`injecting ${message.name} failed: ${err.message}`));
+    bus.send(decision.message).catch((err: unknown) => {
+      const errno = isKbusError(err) ? err.errno : 22;
+      sendToLink(core.remoteError(message, errno));
+    });
+  };
+  const failed = (err: Error) => {
+    if (!bus.closed) log(`link message failed: ${err.message}`);
+  };
+  const fromLink = (message: Message) => {
+    if (backlog === 0 && !waits(message)) {
+      try {
+        fromLinkNow(message);
+      } catch (err) {
+        failed(err as Error);
+      }
+      return;
+    }
+    backlog++;
+    if (backlog > LINK_BACKLOG) socket.pause();
+    chain = chain
+      .then(() => (waits(message) ? requestFromLink(message) : fromLinkNow(message)))
+      .catch(failed)
+      .finally(() => {
+        if (--backlog <= LINK_BACKLOG / 2 && socket.isPaused()) socket.resume();
+      });
   };
   const decoder = new LinkDecoder(options.maxDataLength ?? DEFAULT_MAX_DATA_LENGTH);
   const onLinkData = (chunk: Buffer) => {
     try {
-      decoder.push(chunk, (message) => {
-        backlog++;
-        if (backlog > LINK_BACKLOG) socket.pause();
-        chain = chain
-          .then(() => fromLink(message))
-          .catch((err: Error) => {
-            if (!bus.closed) log(`link message failed: ${err.message}`);
-          })
-          .finally(() => {
-            if (--backlog <= LINK_BACKLOG / 2 && socket.isPaused()) socket.resume();
-          });
-      });
+      decoder.push(chunk, fromLink);
     } catch (err) {
       log(`link broken: ${(err as LinkError).message}`);
       finish(1);

@@ -2,7 +2,8 @@
  * Link failures and stopping (limpet.md sections 2, 4, 6 and 10.1), with
  * real processes: the link dropping while requests are outstanding (every
  * requester gets exactly one answer), bad input on the link, the
- * termination message, --retry, refused addresses and ids.
+ * termination message, --retry, refused addresses and ids; and the order
+ * in which what comes off the link reaches the bus (section 5).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { type KbusMessage, Ksock, Reply, Status } from '../../src/client/index.js';
 import { encodeGreeting, encodeLinkMessage } from '../../src/limpet/index.js';
-import { isKbusError, makeMessage } from '../../src/wire/index.js';
+import { Flags, isKbusError, makeMessage } from '../../src/wire/index.js';
 import type { RunningDaemon } from '../support/daemon.js';
 import { tempDir } from '../support/daemon.js';
 import {
@@ -169,79 +170,79 @@ describe('the link dropping (section 6)', () => {
   });
 });
 
+/** A server Limpet (id 2) on a fresh daemon, and a raw peer connected to it. */
+async function serverAndPeer(kind: 'tcp' | 'unix', extra: string[] = []) {
+  const d = await daemon(cleanup);
+  const before = await nextKsockId(d);
+  const address = await linkAddress(kind, cleanup);
+  const limpet = spawnLimpet(
+    ['--server', '--id', '2', ...extra, address.server],
+    { socket: d.socket },
+    cleanup,
+  );
+  await limpet.waitForStderr(LISTENING);
+  const peer = await RawPeer.connect(address, cleanup);
+  // The Limpet greets first thing: HELO and 2.
+  await peer.until(() => peer.bytes().length >= 8, "the Limpet's greeting");
+  assert.equal(toHex(peer.bytes().subarray(0, 8)), '48454c4f00000002');
+  return { d, before, address, limpet, peer };
+}
+
+/** Greets as network id 1 and waits until the Limpet's Ksock is up (a proxy bind). */
+async function greetAndWait(s: Awaited<ReturnType<typeof serverAndPeer>>): Promise<number> {
+  await s.peer.write(encodeGreeting(1));
+  await s.peer.write(bindEventFrame('$.Raw.Ready'));
+  const k = await ksock(s.d, cleanup);
+  return waitReplier(k, '$.Raw.Ready');
+}
+
+async function assertStopped(
+  s: Awaited<ReturnType<typeof serverAndPeer>>,
+  touchedBus: boolean,
+): Promise<void> {
+  const exit = await s.limpet.exit();
+  assert.equal(exit.signal, null);
+  assert.notEqual(exit.code, 0, `exit code ${exit.code}: ${s.limpet.stderr()}`);
+  await s.peer.waitClosed();
+  if (s.address.path) assert.equal(exists(s.address.path), false, 'the socket path is removed');
+  if (!touchedBus) {
+    // Nobody opened a Ksock on the daemon in between: the bus was not touched.
+    assert.equal(await nextKsockId(s.d), s.before + 1);
+  }
+  await stillServing(s.d);
+}
+
+function bindEventFrame(name: string, flags = SYNTHETIC, isBind = true): Uint8Array {
+  const data = new Uint8Array(12 + 4 * Math.floor((name.length + 4) / 4));
+  const view = new DataView(data.buffer);
+  view.setUint32(0, isBind ? 1 : 0, true);
+  view.setUint32(4, 1234, true);
+  view.setUint32(8, name.length, true);
+  data.set(Buffer.from(name, 'latin1'), 12);
+  return encodeLinkMessage(
+    makeMessage({
+      name: '$.KBUS.ReplierBindEvent',
+      id: { networkId: 1, serialNum: 1 },
+      origFrom: { networkId: 1, localId: 0 },
+      flags,
+      data,
+    }),
+  );
+}
+
+/** The 64 header bytes of a well-formed announcement, with word `index` set to `value`. */
+function badHeader(index: number, value: number): Uint8Array {
+  const m = makeMessage({
+    name: '$.Raw.Bad',
+    id: { networkId: 1, serialNum: 5 },
+    data: fromHex('0102'),
+  });
+  const header = encodeLinkMessage(m).slice(0, 64);
+  new DataView(header.buffer).setUint32(index * 4, value >>> 0, false);
+  return header;
+}
+
 describe('bad input on the link: the Limpet stops cleanly, the daemon carries on', () => {
-  /** A server Limpet (id 2) on a fresh daemon, and a raw peer connected to it. */
-  async function serverAndPeer(kind: 'tcp' | 'unix', extra: string[] = []) {
-    const d = await daemon(cleanup);
-    const before = await nextKsockId(d);
-    const address = await linkAddress(kind, cleanup);
-    const limpet = spawnLimpet(
-      ['--server', '--id', '2', ...extra, address.server],
-      { socket: d.socket },
-      cleanup,
-    );
-    await limpet.waitForStderr(LISTENING);
-    const peer = await RawPeer.connect(address, cleanup);
-    // The Limpet greets first thing: HELO and 2.
-    await peer.until(() => peer.bytes().length >= 8, "the Limpet's greeting");
-    assert.equal(toHex(peer.bytes().subarray(0, 8)), '48454c4f00000002');
-    return { d, before, address, limpet, peer };
-  }
-
-  /** Greets as network id 1 and waits until the Limpet's Ksock is up (a proxy bind). */
-  async function greetAndWait(s: Awaited<ReturnType<typeof serverAndPeer>>): Promise<number> {
-    await s.peer.write(encodeGreeting(1));
-    await s.peer.write(bindEventFrame('$.Raw.Ready'));
-    const k = await ksock(s.d, cleanup);
-    return waitReplier(k, '$.Raw.Ready');
-  }
-
-  async function assertStopped(
-    s: Awaited<ReturnType<typeof serverAndPeer>>,
-    touchedBus: boolean,
-  ): Promise<void> {
-    const exit = await s.limpet.exit();
-    assert.equal(exit.signal, null);
-    assert.notEqual(exit.code, 0, `exit code ${exit.code}: ${s.limpet.stderr()}`);
-    await s.peer.waitClosed();
-    if (s.address.path) assert.equal(exists(s.address.path), false, 'the socket path is removed');
-    if (!touchedBus) {
-      // Nobody opened a Ksock on the daemon in between: the bus was not touched.
-      assert.equal(await nextKsockId(s.d), s.before + 1);
-    }
-    await stillServing(s.d);
-  }
-
-  function bindEventFrame(name: string, flags = SYNTHETIC, isBind = true): Uint8Array {
-    const data = new Uint8Array(12 + 4 * Math.floor((name.length + 4) / 4));
-    const view = new DataView(data.buffer);
-    view.setUint32(0, isBind ? 1 : 0, true);
-    view.setUint32(4, 1234, true);
-    view.setUint32(8, name.length, true);
-    data.set(Buffer.from(name, 'latin1'), 12);
-    return encodeLinkMessage(
-      makeMessage({
-        name: '$.KBUS.ReplierBindEvent',
-        id: { networkId: 1, serialNum: 1 },
-        origFrom: { networkId: 1, localId: 0 },
-        flags,
-        data,
-      }),
-    );
-  }
-
-  /** The 64 header bytes of a well-formed announcement, with word `index` set to `value`. */
-  function badHeader(index: number, value: number): Uint8Array {
-    const m = makeMessage({
-      name: '$.Raw.Bad',
-      id: { networkId: 1, serialNum: 5 },
-      data: fromHex('0102'),
-    });
-    const header = encodeLinkMessage(m).slice(0, 64);
-    new DataView(header.buffer).setUint32(index * 4, value >>> 0, false);
-    return header;
-  }
-
   test('a bad greeting (HELP): exit non-zero, the bus untouched', async () => {
     const s = await serverAndPeer('tcp');
     await s.peer.write(fromHex('48454c5000000001'));
@@ -373,6 +374,52 @@ describe('bad input on the link: the Limpet stops cleanly, the daemon carries on
     assert.ok(s.limpet.running);
     s.limpet.child.kill('SIGTERM');
     await s.limpet.exit();
+  });
+});
+
+describe('from the link to the bus (section 5)', () => {
+  test('messages reach the bus in arrival order, a request waiting for its replier among them', async () => {
+    const s = await serverAndPeer('unix');
+    const listener = await ksock(s.d, cleanup);
+    await listener.bind('$.Order.*');
+    const replier = await ksock(s.d, cleanup);
+    await replier.bind('$.Order.Ask', { replier: true });
+    await greetAndWait(s);
+    const announcement = (name: string, serialNum: number) =>
+      encodeLinkMessage(
+        makeMessage({
+          name,
+          id: { networkId: 1, serialNum },
+          origFrom: { networkId: 1, localId: 9 },
+        }),
+      );
+    // One write: the request's replier lookup is still under way when the
+    // announcements after it are read.
+    await s.peer.write(
+      Buffer.concat([
+        announcement('$.Order.First', 10),
+        encodeLinkMessage(
+          makeMessage({
+            name: '$.Order.Ask',
+            id: { networkId: 1, serialNum: 11 },
+            origFrom: { networkId: 1, localId: 9 },
+            // As the far Limpet forwards it: the copy it got as proxy replier.
+            flags: Flags.WANT_A_REPLY | Flags.WANT_YOU_TO_REPLY,
+          }),
+        ),
+        ...Array.from({ length: 20 }, (_, i) => announcement(`$.Order.After${i}`, 12 + i)),
+      ]),
+    );
+    const names: string[] = [];
+    for (let i = 0; i < 22; i++) names.push((await next(listener, `message ${i}`)).name);
+    assert.deepEqual(names, [
+      '$.Order.First',
+      '$.Order.Ask',
+      ...Array.from({ length: 20 }, (_, i) => `$.Order.After${i}`),
+    ]);
+    const request = await next(replier, 'the request');
+    assert.equal(request.name, '$.Order.Ask');
+    assert.ok(request.wantsYouToReply);
   });
 });
 
