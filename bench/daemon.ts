@@ -23,7 +23,6 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { RelayPeerArgs } from './fixtures/relay-peer.js';
 import { type Check, checked, count, line } from './harness.js';
@@ -33,6 +32,7 @@ import {
   Fleet,
   KBUS_PEER,
   type Peer,
+  profileFlags,
   RELAY_PEER,
   rssKiB,
   type Server,
@@ -68,11 +68,6 @@ interface Servers {
 interface Context {
   fleet: Fleet;
   servers: Servers;
-}
-
-function profileFlags(what: Side): string[] {
-  const dir = process.env.KBUS_BENCH_PROFILE;
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, what)] : [];
 }
 
 function mb(kib: number): string {

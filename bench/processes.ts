@@ -12,6 +12,15 @@ import { fileURLToPath } from 'node:url';
 import type { Answer } from './fixtures/ipc.js';
 import { HELLO } from './fixtures/ipc.js';
 
+/**
+ * Node flags that profile a process when KBUS_BENCH_PROFILE=DIR is set:
+ * its .cpuprofile goes into DIR/<label>, spaces made dashes.
+ */
+export function profileFlags(label: string): string[] {
+  const dir = process.env.KBUS_BENCH_PROFILE;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', join(dir, label.replaceAll(' ', '-'))] : [];
+}
+
 /** dist/bench, where this file runs from. */
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..', '..');
@@ -152,12 +161,7 @@ export class Fleet {
     args: readonly string[],
     readyText: string,
   ): Promise<Server> {
-    // KBUS_BENCH_PROFILE=DIR profiles the Limpets too, each in DIR/<label>.
-    const dir = process.env.KBUS_BENCH_PROFILE;
-    const flags = dir
-      ? ['--cpu-prof', '--cpu-prof-dir', join(dir, label.replaceAll(' ', '-'))]
-      : [];
-    const argv = [...flags, KBUS_CLI, '--socket', bus, 'limpet', ...args];
+    const argv = [...profileFlags(label), KBUS_CLI, '--socket', bus, 'limpet', ...args];
     return this.startServer(label, argv, bus, readyText);
   }
 
@@ -210,11 +214,8 @@ export class Fleet {
 
   /** Forks a fixture with its JSON arguments; resolves once it is ready for calls. */
   async fork(label: string, script: string, args: object): Promise<Peer> {
-    // KBUS_BENCH_PROFILE=DIR profiles the clients too, each in DIR/<label>.
-    const dir = process.env.KBUS_BENCH_PROFILE;
-    const execArgv = dir
-      ? ['--cpu-prof', '--cpu-prof-dir', join(dir, label.replaceAll(' ', '-'))]
-      : process.execArgv;
+    const profiled = profileFlags(label);
+    const execArgv = profiled.length > 0 ? profiled : process.execArgv;
     const child = this.track(
       fork(script, [JSON.stringify(args)], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

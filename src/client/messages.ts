@@ -4,6 +4,7 @@
  * helpers for text and JSON data.
  */
 import {
+  addressFromWords,
   decodeHeader,
   decodeName,
   decodeReplierBindEvent,
@@ -11,6 +12,7 @@ import {
   entireMessageLength,
   Flags,
   HEADER_LENGTH,
+  idFromWords,
   KbusError,
   MAX_NAME_LENGTH,
   type Message,
@@ -166,15 +168,11 @@ const scratch: Mutable<Omit<Message, 'name' | 'data'>> = {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function idAt(b: Uint8Array, at: number): MessageId {
-  const networkId = readU32LE(b, at);
-  const serialNum = readU32LE(b, at + 4);
-  return networkId === 0 && serialNum === 0 ? NO_ID : { networkId, serialNum };
+  return idFromWords(readU32LE(b, at), readU32LE(b, at + 4));
 }
 
 function addressAt(b: Uint8Array, at: number): NetworkAddress {
-  const networkId = readU32LE(b, at);
-  const localId = readU32LE(b, at + 4);
-  return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
+  return addressFromWords(readU32LE(b, at), readU32LE(b, at + 4));
 }
 
 /**

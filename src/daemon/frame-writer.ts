@@ -19,15 +19,17 @@ import {
 
 const SLAB = 64 * 1024;
 
+/** Copies an entire message's bytes to `at` with `flags` in them (copies of one message may differ there). */
+function putEntire(buf: Buffer, at: number, encoded: Uint8Array, flags: number): void {
+  buf.set(encoded, at);
+  buf.writeUInt32LE(flags, at + 48);
+}
+
 /** Writes `m` at `at`: a copy of its encoding when it has one (with this copy's flags), else encoded now. */
 function put(buf: Buffer, at: number, m: Message | MessageInit): void {
   const encoded = (m as { encoded?: Uint8Array }).encoded;
-  if (encoded === undefined) {
-    encodeMessage(m, true, buf, at);
-    return;
-  }
-  buf.set(encoded, at);
-  buf.writeUInt32LE(m.flags ?? 0, at + 48);
+  if (encoded === undefined) encodeMessage(m, true, buf, at);
+  else putEntire(buf, at, encoded, m.flags ?? 0);
 }
 
 function lengthOf(m: Message | MessageInit): number {
@@ -153,8 +155,7 @@ export class FrameWriter {
     const length = encoded.length;
     this.reserve(FRAME_HEADER_LENGTH + length);
     const at = writeFrameHeader(this.view, this.pos, length, op, tag);
-    this.buf.set(encoded, at);
-    this.buf.writeUInt32LE(item.flags, at + 48);
+    putEntire(this.buf, at, encoded, item.flags);
     this.pos = at + length;
     this.schedule();
   }

@@ -1,3 +1,7 @@
+/**
+ * The texts of /proc/kbus/bindings and /proc/kbus/stats, in the formats
+ * kbus.c prints (kbus_binding_seq_show, kbus_stats_seq_show).
+ */
 import type { Device } from './device.js';
 
 function pad(value: number | string, width: number): string {

@@ -231,8 +231,6 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
   // of one read from the link reach the bus in one write.
   let chain: Promise<void> = Promise.resolve();
   let backlog = 0;
-  const injected = (message: Message) => (err: Error) =>
-    log(`injecting ${message.name} failed: ${err.message}`);
   /** A Request waits to ask who its replier is; nothing else does. */
   const waits = (message: Message) =>
     message.name !== MessageNames.REPLIER_BIND_EVENT &&
@@ -260,7 +258,9 @@ export async function runLimpet(options: LimpetOptions): Promise<number> {
         );
       return;
     }
-    bus.send(core.otherFromLink(message)).catch(injected(message));
+    bus
+      .send(core.otherFromLink(message))
+      .catch((err: Error) => log(`injecting ${message.name} failed: ${err.message}`));
   };
   const requestFromLink = async (message: Message) => {
     trace(`link -> bus: ${message.name} ${formatId(message.id)}`);

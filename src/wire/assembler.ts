@@ -8,16 +8,16 @@
 import { END_GUARD, Flags, HEADER_LENGTH, MAX_NAME_LENGTH, START_GUARD } from './constants.js';
 import { KbusError } from './errno.js';
 import {
+  addressFromWords,
   decodeBody,
   decodeHeader,
   decodeName,
   entireMessageLength,
   type Header,
+  idFromWords,
   type Message,
   type MessageId,
   type NetworkAddress,
-  NO_ADDRESS,
-  NO_ID,
   paddedDataLength,
   paddedNameLength,
 } from './message.js';
@@ -221,12 +221,12 @@ export function decodeWhole(
   for (let i = nameEnd; i < dataAt; i++) encoded[i] = 0;
   for (let i = dataAt + dataLength; i < total - 4; i++) encoded[i] = 0;
   return new WholeMessage(
-    pair(readU32LE(bytes, 4), readU32LE(bytes, 8)),
-    pair(readU32LE(bytes, 12), readU32LE(bytes, 16)),
+    idFromWords(readU32LE(bytes, 4), readU32LE(bytes, 8)),
+    idFromWords(readU32LE(bytes, 12), readU32LE(bytes, 16)),
     readU32LE(bytes, 20),
     readU32LE(bytes, 24),
-    address(readU32LE(bytes, 28), readU32LE(bytes, 32)),
-    address(readU32LE(bytes, 36), readU32LE(bytes, 40)),
+    addressFromWords(readU32LE(bytes, 28), readU32LE(bytes, 32)),
+    addressFromWords(readU32LE(bytes, 36), readU32LE(bytes, 40)),
     readU32LE(bytes, 44),
     flags,
     name,
@@ -269,14 +269,6 @@ class WholeMessage implements EncodedMessage {
     }
     return this.view;
   }
-}
-
-function pair(networkId: number, serialNum: number): MessageId {
-  return networkId === 0 && serialNum === 0 ? NO_ID : { networkId, serialNum };
-}
-
-function address(networkId: number, localId: number): NetworkAddress {
-  return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
 }
 
 const NO_DATA = new Uint8Array(0);

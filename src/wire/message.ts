@@ -201,12 +201,14 @@ export interface Header {
   dataLength: number;
 }
 
-function readPair(a: number, b: number): MessageId {
-  return a === 0 && b === 0 ? NO_ID : { networkId: a, serialNum: b };
+/** A message id from its two words: the shared NO_ID when both are 0. */
+export function idFromWords(networkId: number, serialNum: number): MessageId {
+  return networkId === 0 && serialNum === 0 ? NO_ID : { networkId, serialNum };
 }
 
-function readAddress(a: number, b: number): NetworkAddress {
-  return a === 0 && b === 0 ? NO_ADDRESS : { networkId: a, localId: b };
+/** A network address from its two words: the shared NO_ADDRESS when both are 0. */
+export function addressFromWords(networkId: number, localId: number): NetworkAddress {
+  return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
 }
 
 function u32be(b: Uint8Array, at: number): number {
@@ -257,12 +259,12 @@ export function decodeHeader(
     throw new KbusError('EMSGSIZE', `message of ${length} bytes is larger than ${maxLength}`);
   }
   return {
-    id: readPair(word(b, o + 4), word(b, o + 8)),
-    inReplyTo: readPair(word(b, o + 12), word(b, o + 16)),
+    id: idFromWords(word(b, o + 4), word(b, o + 8)),
+    inReplyTo: idFromWords(word(b, o + 12), word(b, o + 16)),
     to: word(b, o + 20),
     from: word(b, o + 24),
-    origFrom: readAddress(word(b, o + 28), word(b, o + 32)),
-    finalTo: readAddress(word(b, o + 36), word(b, o + 40)),
+    origFrom: addressFromWords(word(b, o + 28), word(b, o + 32)),
+    finalTo: addressFromWords(word(b, o + 36), word(b, o + 40)),
     extra: word(b, o + 44),
     flags,
     nameLength,
