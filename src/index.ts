@@ -3,18 +3,84 @@
  *
  * The client API (`Ksock`, typed messages) over kbusd or an in-process
  * engine; the message layout and error numbers; the engine and the daemon
- * for those who embed them.
+ * for those who embed them. Every export is named here; what is not here is
+ * internal (tools and tests reach it through `kbus/internal`).
  */
-export * from './client/index.js';
-export { Daemon, DaemonError, type DaemonOptions, defaultSocketPath } from './daemon/index.js';
+
+// The client, with both ways of opening a Ksock: connect() to kbusd, open() in process.
+export type {
+  ConnectOptions,
+  Data,
+  MessageKind,
+  Mode,
+  OpenOptions,
+  Outgoing,
+  SendOptions,
+  WaitOptions,
+} from './client/index.js';
+export {
+  Announcement,
+  classify,
+  jsonData,
+  KbusMessage,
+  Reply,
+  Request,
+  Status,
+  toBytes,
+} from './client/index.js';
+// The bus in process, and the daemon.
+export type { DaemonOptions } from './daemon/index.js';
+export { Daemon, DaemonError, DaemonErrorCode } from './daemon/index.js';
+export { defaultEngine, Ksock } from './embedded/index.js';
+export type { EngineOptions } from './engine/index.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
   DEFAULT_MAX_UNSENT_UNBIND,
   Engine,
-  type EngineOptions,
   Ksock as EngineKsock,
   MAX_DEVICES,
   OpenMode,
 } from './engine/index.js';
-export * from './wire/index.js';
+
+// The protocol, for clients of other transports.
+export type { Transport, TransportEvents } from './protocol/index.js';
+export { FrameError, FrameErrorCode, PROTOCOL_VERSION } from './protocol/index.js';
+export { defaultSocketPath } from './protocol/socket-path.js';
+
+// Messages, names and errors, as the seed defines them.
+export type {
+  ErrnoInfo,
+  ErrnoName,
+  Message,
+  MessageId,
+  MessageInit,
+  NetworkAddress,
+  ReplierBindEvent,
+} from './wire/index.js';
+export {
+  decodeMessage,
+  decodeReplierBindEvent,
+  END_GUARD,
+  Errno,
+  encodeMessage,
+  entireMessageLength,
+  errnoInfo,
+  Flags,
+  formatId,
+  HEADER_LENGTH,
+  isKbusError,
+  isReply,
+  isRequest,
+  isSameId,
+  isWildcardName,
+  KbusError,
+  MAX_NAME_LENGTH,
+  MessageNames,
+  makeMessage,
+  NO_ADDRESS,
+  NO_ID,
+  nameMatches,
+  Poll,
+  START_GUARD,
+} from './wire/index.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import pc from 'picocolors';
 import { Ksock, type Mode } from '../client/index.js';
-import { defaultSocketPath } from '../daemon/socket-path.js';
+import { defaultSocketPath } from '../protocol/socket-path.js';
 import { KbusError } from '../wire/index.js';
 import type { Colours } from './format.js';
 

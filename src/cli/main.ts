@@ -2,7 +2,7 @@
  * `kbus`: talk to a KBUS daemon from a shell.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { defaultSocketPath } from '../daemon/socket-path.js';
+import { defaultSocketPath } from '../protocol/socket-path.js';
 import { registerErrno } from './commands/errno.js';
 import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
 import { registerListen } from './commands/listen.js';

@@ -3,18 +3,20 @@
  * requests travel in one write), responses matched to requests in order,
  * unsolicited EVENT and MESSAGE frames handed to the owner.
  */
-import type { Duplex } from 'node:stream';
-import { FrameWriter } from '../daemon/frame-writer.js';
-import { Deque } from '../engine/deque.js';
 import {
   type Frame,
   FrameDecoder,
+  FrameWriter,
+  Op,
+  opName,
+  type Transport,
+} from '../protocol/index.js';
+import {
+  Deque,
   KbusError,
   type Message,
   type MessageId,
   type MessageInit,
-  Op,
-  opName,
   readU32LE,
 } from '../wire/index.js';
 
@@ -75,20 +77,27 @@ export class Channel {
   });
 
   constructor(
-    private readonly stream: Duplex,
+    private readonly transport: Transport,
     private readonly events: ChannelEvents,
   ) {
-    this.writer = new FrameWriter(stream, () => {});
-    stream.on('data', (chunk: Buffer) => {
-      try {
-        this.decoder.push(chunk, (frame) => this.onFrame(frame));
-      } catch (err) {
-        this.stream.destroy(err as Error);
-      }
+    this.writer = new FrameWriter(transport);
+    transport.attach({
+      data: (bytes) => {
+        try {
+          this.decoder.push(bytes, (frame) => this.onFrame(frame));
+        } catch (err) {
+          this.fail(err as Error);
+        }
+      },
+      drain: () => this.writer.drained(),
+      close: (error) => this.shutdown(error),
     });
-    stream.on('error', (err) => this.shutdown(err));
-    stream.on('close', () => this.shutdown(undefined));
-    stream.on('end', () => this.shutdown(undefined));
+  }
+
+  /** The daemon broke the protocol: drop the connection, failing every call with `error`. */
+  private fail(error: Error): void {
+    this.shutdown(error);
+    this.transport.destroy();
   }
 
   get closed(): boolean {
@@ -148,16 +157,14 @@ export class Channel {
       if (frame.op === Op.MESSAGE) {
         this.events.onMessage(frame.payload);
       } else if (frame.op === Op.EVENT && frame.payload.length >= 4) {
-        this.events.onEvent(
-          new DataView(frame.payload.buffer, frame.payload.byteOffset).getUint32(0, true),
-        );
+        this.events.onEvent(readU32LE(frame.payload, 0));
       }
       return;
     }
     const call = this.calls.popFront();
     if (call === undefined || call.tag !== frame.tag || call.op !== frame.op) {
-      this.stream.destroy(new Error(`kbusd answered op ${frame.op} tag ${frame.tag} out of turn`));
       if (call) this.calls.pushFront(call);
+      this.fail(new Error(`kbusd answered op ${frame.op} tag ${frame.tag} out of turn`));
       return;
     }
     const payload = frame.payload;
@@ -188,7 +195,7 @@ export class Channel {
   /** Ends the connection (the daemon then releases the Ksock). */
   close(): void {
     this.writer.flush();
-    this.stream.end();
+    this.transport.end();
   }
 
   private shutdown(error: Error | undefined): void {

@@ -4,9 +4,7 @@
  * request() calls waiting for their replies, and the STREAM credit that
  * keeps messages coming for all of them and no more.
  */
-import { Deque } from '../engine/deque.js';
-import { idKey } from '../engine/ksock.js';
-import { type KbusError, type MessageId, NameCache, NO_ID } from '../wire/index.js';
+import { Deque, idKey, type KbusError, type MessageId, NameCache, NO_ID } from '../wire/index.js';
 import {
   checkReceived,
   decodeChecked,

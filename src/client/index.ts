@@ -1,13 +1,14 @@
-export {
-  type ConnectOptions,
-  defaultEngine,
-  Ksock,
-  type Mode,
-  type OpenOptions,
-  type SendOptions,
-  type WaitOptions,
-} from './ksock.js';
-export { memoryPair } from './memory-pair.js';
+/**
+ * kbus/client: the client API under Node, over kbusd's socket. It loads
+ * neither the engine nor the daemon.
+ */
+export type {
+  Mode,
+  OpenOptions,
+  SendOptions,
+  WaitOptions,
+} from './core.js';
+export { type ConnectOptions, Ksock } from './ksock.js';
 export {
   Announcement,
   classify,

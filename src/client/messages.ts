@@ -5,7 +5,7 @@
  */
 import {
   addressFromWords,
-  decodeHeader,
+  checkHeader,
   decodeName,
   decodeReplierBindEvent,
   END_GUARD,
@@ -188,7 +188,7 @@ export function checkReceived(bytes: Uint8Array): void {
     readU32LE(bytes, 52) === 0 ||
     readU32LE(bytes, 52) > MAX_NAME_LENGTH
   ) {
-    decodeHeader(bytes, 0, true); // throws the error that fits
+    checkHeader(bytes, 0, true); // throws the error that fits
   }
   const total = entireMessageLength(readU32LE(bytes, 52), readU32LE(bytes, 56));
   if (bytes.length !== total)

@@ -3,24 +3,26 @@
  * engine operation it names (protocol.md "Operations") and answers it, in
  * order, exactly once; pushes STREAM messages and POLL events.
  */
-import type { Duplex } from 'node:stream';
 import type { Engine, Ksock } from '../engine/index.js';
 import {
-  decodeName,
-  Errno,
-  type ErrnoName,
-  entireMessageLength,
   type Frame,
   FrameDecoder,
   FrameError,
-  KbusError,
+  FrameWriter,
   Op,
   opName,
   PROTOCOL_VERSION,
   QUERY,
+  type Transport,
+} from '../protocol/index.js';
+import {
+  decodeName,
+  Errno,
+  type ErrnoName,
+  KbusError,
+  latin1Bytes,
   readU32LE,
 } from '../wire/index.js';
-import { FrameWriter } from './frame-writer.js';
 
 const MAX_CREDIT = 0xffffffff;
 /** Stop pushing STREAM messages into the batch past this many bytes; carry on after the flush. */
@@ -73,32 +75,29 @@ export class Connection {
 
   constructor(
     private readonly engine: Engine,
-    private readonly socket: Duplex,
+    private readonly transport: Transport,
     private readonly options: ConnectionOptions,
     index: number,
   ) {
     this.name = `conn ${index}`;
     this.decoder = new FrameDecoder(options.maxFrameLength);
     this.writer = new FrameWriter(
-      socket,
+      transport,
       () => {
-        // Room in the socket again: read requests again and push what waits.
-        if (!this.closed && !this.yielding) socket.resume();
+        // Room in the transport again: read requests again and push what waits.
+        if (!this.closed && !this.yielding) transport.resume();
         this.pump();
       },
-      // A client that sends faster than it reads: stop reading until the socket drains.
-      () => socket.pause(),
+      // A client that sends faster than it reads: stop reading until the transport drains.
+      () => transport.pause(),
     );
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => {
-      // The client finished: release, and finish our side too.
-      this.release();
-      socket.end();
-    });
-    socket.on('close', () => this.release());
-    socket.on('error', (err) => {
-      this.log(`socket error: ${err.message}`);
-      this.release();
+    transport.attach({
+      data: (bytes) => this.onData(bytes),
+      drain: () => this.writer.drained(),
+      close: (error) => {
+        if (error) this.log(`transport error: ${error.message}`);
+        this.release();
+      },
     });
   }
 
@@ -108,7 +107,7 @@ export class Connection {
     );
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Uint8Array): void {
     try {
       this.decoder.push(chunk, (frame) => this.handle(frame));
     } catch (err) {
@@ -116,7 +115,7 @@ export class Connection {
       // protocol.md: a frame whose length cannot be a frame closes the connection.
       this.log(`closing: ${err.message}`);
       this.writer.flush();
-      this.socket.destroy();
+      this.transport.destroy();
       this.release();
       return;
     }
@@ -137,10 +136,10 @@ export class Connection {
   private yieldReading(): void {
     if (this.yielding) return;
     this.yielding = true;
-    this.socket.pause();
+    this.transport.pause();
     setImmediate(() => {
       this.yielding = false;
-      if (!this.closed && !this.writer.blocked) this.socket.resume();
+      if (!this.closed && !this.writer.blocked) this.transport.resume();
     });
   }
 
@@ -185,18 +184,18 @@ export class Connection {
         // uses: the message keeps it (memory per Ksock stays bounded by the
         // queue limit times the frame limit, as with a copy).
         const id = ksock.sendBytes(payload, true);
-        w.response2(op, tag, id.networkId, id.serialNum);
+        w.idResponse(op, tag, id.networkId, id.serialNum);
         return;
       }
       case Op.NEXTREAD: {
-        const m = ksock.nextMessage();
-        if (m === undefined) w.response(op, tag, 0, [0]);
-        else w.messagesResponse(op, tag, [entireMessageLength(m.name.length, m.data.length)], [m]);
+        const item = ksock.nextQueued();
+        if (item === undefined) w.response(op, tag, 0, [0]);
+        else w.messagesResponse(op, tag, item.length, [item]);
         return;
       }
       case Op.NEXTREADS: {
-        const messages = ksock.nextMessages(word(payload, 0), word(payload, 1));
-        w.messagesResponse(op, tag, [messages.length], messages);
+        const items = ksock.nextQueuedMany(word(payload, 0), word(payload, 1));
+        w.messagesResponse(op, tag, items.length, items);
         return;
       }
       case Op.WRITE:
@@ -219,10 +218,10 @@ export class Connection {
         return;
       }
       case Op.BINDINGS:
-        w.response(op, tag, 0, [], Buffer.from(this.engine.bindingsText()));
+        w.response(op, tag, 0, [], latin1Bytes(this.engine.bindingsText()));
         return;
       case Op.STATS:
-        w.response(op, tag, 0, [], Buffer.from(this.engine.statsText()));
+        w.response(op, tag, 0, [], latin1Bytes(this.engine.statsText()));
         return;
       case Op.RESET:
         ksock.reset();
@@ -256,7 +255,7 @@ export class Connection {
         return;
       case Op.SEND: {
         const id = ksock.send();
-        w.response(op, tag, 0, [id.networkId, id.serialNum]);
+        w.idResponse(op, tag, id.networkId, id.serialNum);
         return;
       }
       case Op.DISCARD:
@@ -265,7 +264,7 @@ export class Connection {
         return;
       case Op.LASTSENT: {
         const id = ksock.lastSent();
-        w.response(op, tag, 0, [id.networkId, id.serialNum]);
+        w.idResponse(op, tag, id.networkId, id.serialNum);
         return;
       }
       case Op.MAXMSGS:
@@ -335,7 +334,7 @@ export class Connection {
       const item = ksock.nextQueued();
       if (item === undefined) break;
       this.credit--;
-      this.writer.queued(Op.MESSAGE, item);
+      this.writer.entire(Op.MESSAGE, item);
       pushed = true;
     }
     // A pushed message is what a reader waits for: send it now.

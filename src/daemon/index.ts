@@ -1,3 +1,2 @@
-export { Connection } from './connection.js';
-export { Daemon, DaemonError, type DaemonOptions } from './server.js';
-export { defaultSocketPath } from './socket-path.js';
+export { Connection, type ConnectionOptions } from './connection.js';
+export { Daemon, DaemonError, DaemonErrorCode, type DaemonOptions } from './server.js';

@@ -8,8 +8,8 @@ import {
   DEFAULT_MAX_MESSAGES,
   DEFAULT_MAX_UNSENT_UNBIND,
 } from '../engine/index.js';
+import { defaultSocketPath } from '../protocol/socket-path.js';
 import { Daemon, DaemonError } from './server.js';
-import { defaultSocketPath } from './socket-path.js';
 
 const HELP = `Usage: kbusd [options]
 

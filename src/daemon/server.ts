@@ -5,7 +5,8 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Engine, type EngineOptions } from '../engine/index.js';
-import { MIN_FRAME_LENGTH } from '../wire/index.js';
+import { MIN_FRAME_LENGTH } from '../protocol/index.js';
+import { SocketTransport } from '../protocol/socket-transport.js';
 import { Connection } from './connection.js';
 
 export interface DaemonOptions extends EngineOptions {
@@ -15,8 +16,21 @@ export interface DaemonOptions extends EngineOptions {
   socketMode?: number;
 }
 
+/** The codes of DaemonError. */
+export const DaemonErrorCode = {
+  /** The socket path exists and is not a socket. */
+  NOT_A_SOCKET: 'KBUS_DAEMON_NOT_A_SOCKET',
+  /** Another daemon is serving the socket path. */
+  IN_USE: 'KBUS_DAEMON_IN_USE',
+} as const;
+export type DaemonErrorCode = (typeof DaemonErrorCode)[keyof typeof DaemonErrorCode];
+
+/** kbusd cannot start: the message says why and what to do. */
 export class DaemonError extends Error {
-  constructor(message: string) {
+  constructor(
+    readonly code: DaemonErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'DaemonError';
   }
@@ -48,7 +62,12 @@ export class Daemon {
     this.server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      new Connection(this.engine, socket, { maxFrameLength, log }, ++this.connections);
+      new Connection(
+        this.engine,
+        new SocketTransport(socket),
+        { maxFrameLength, log },
+        ++this.connections,
+      );
     });
   }
 
@@ -63,11 +82,13 @@ export class Daemon {
     if (existing) {
       if (!existing.isSocket()) {
         throw new DaemonError(
+          DaemonErrorCode.NOT_A_SOCKET,
           `${path} exists and is not a socket: remove it or choose another --socket`,
         );
       }
       if (await isLive(path)) {
         throw new DaemonError(
+          DaemonErrorCode.IN_USE,
           `a daemon is already serving ${path}: stop it or choose another --socket`,
         );
       }

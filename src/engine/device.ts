@@ -20,7 +20,7 @@ import {
   MessageNames,
   NO_ADDRESS,
   NO_ID,
-  writeU32LE,
+  stamp,
 } from '../wire/index.js';
 import type { Engine } from './engine.js';
 import { Ksock } from './ksock.js';
@@ -32,8 +32,6 @@ import { validateMessage } from './validate.js';
 
 const NO_DATA = new Uint8Array(0);
 const WANT_YOU_TO_REPLY = Flags.WANT_YOU_TO_REPLY;
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class Device {
   readonly router = new Router<Ksock>();
@@ -115,26 +113,11 @@ export class Device {
     }
   }
 
-  /**
-   * Kbus.txt "Things KBUS changes in a message". Every message reaching
-   * send() is a fresh object made for it (by validate, the assembler or
-   * decodeWhole), so it is changed in place, and so is its encoding if it
-   * has one.
-   */
+  /** Kbus.txt "Things KBUS changes in a message": a local id is given here. */
   private stamp(sender: Ksock, message: Message): Message {
-    const m = message as Mutable<Message> & { encoded?: Uint8Array };
-    if (m.id.networkId === 0) m.id = { networkId: 0, serialNum: this.nextSerialNum() };
-    m.from = sender.id;
-    m.extra = 0;
-    m.flags = (m.flags & ~Flags.SYNTHETIC) >>> 0;
-    const encoded = m.encoded;
-    if (encoded !== undefined) {
-      writeU32LE(encoded, 8, m.id.serialNum);
-      writeU32LE(encoded, 24, m.from);
-      writeU32LE(encoded, 44, 0);
-      writeU32LE(encoded, 48, m.flags);
-    }
-    return m;
+    const id =
+      message.id.networkId === 0 ? { networkId: 0, serialNum: this.nextSerialNum() } : message.id;
+    return stamp(message, id, sender.id);
   }
 
   /** Drops a send left pending by EAGAIN (DISCARD, or the Ksock closing). */
@@ -221,7 +204,7 @@ export class Device {
       forReplier && message.flags & Flags.WANT_A_REPLY
         ? (message.flags | WANT_YOU_TO_REPLY) >>> 0
         : (message.flags & ~WANT_YOU_TO_REPLY) >>> 0;
-    const item = new QueuedMessage(message, flags, binding);
+    const item = new QueuedMessage<Ksock>(message, flags, binding);
     if (message.flags & Flags.URGENT) ksock.queue.pushFront(item);
     else ksock.queue.pushBack(item);
     ksock.lastPushed = message.id;
@@ -264,13 +247,13 @@ export class Device {
   // --- Receiving ------------------------------------------------------------
 
   /** The next message NEXTMSG would pop, without popping it. */
-  peek(ksock: Ksock): QueuedMessage | undefined {
+  peek(ksock: Ksock): QueuedMessage<Ksock> | undefined {
     if (ksock.queue.length === 0 && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
     return ksock.queue.peekFront();
   }
 
   /** Pops the next message (kbus_nextmsg's bookkeeping included). */
-  pop(ksock: Ksock): QueuedMessage | undefined {
+  pop(ksock: Ksock): QueuedMessage<Ksock> | undefined {
     if (ksock.queue.length === 0 && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
     const item = ksock.queue.popFront();
     if (item === undefined) return undefined;

@@ -7,4 +7,3 @@ export {
   type EngineOptions,
   MAX_DEVICES,
 } from './options.js';
-export { copyFor, QueuedMessage } from './queued.js';

@@ -6,8 +6,10 @@
  * that involves other Ksocks is the device's.
  */
 import {
+  Deque,
   decodeWhole,
-  encodeMessage,
+  EncodedMessage,
+  idKey,
   KbusError,
   type Message,
   MessageAssembler,
@@ -17,9 +19,8 @@ import {
   NO_ID,
   Poll,
 } from '../wire/index.js';
-import { Deque } from './deque.js';
 import type { Device } from './device.js';
-import { bytesFor, copyFor, type QueuedMessage } from './queued.js';
+import type { QueuedMessage } from './queued.js';
 import type { Binding } from './router.js';
 
 /** Open modes (the protocol's OPEN `mode` bits). */
@@ -38,11 +39,6 @@ export interface UnrepliedRequest {
   readonly name: string;
 }
 
-/** A map key for a message id: the serial number alone for local ids (the common case). */
-export function idKey(id: MessageId): string | number {
-  return id.networkId === 0 ? id.serialNum : `${id.networkId}:${id.serialNum}`;
-}
-
 /** kbus.c kbus_next_size: how the outstanding-request array grows. */
 function nextSize(size: number): number {
   return size < 16 ? size << 1 : size + (size >> 3);
@@ -52,7 +48,7 @@ export class Ksock {
   /** Called after any operation that made a message arrive here or finished a pending send. */
   onReady: ((ksock: Ksock) => void) | undefined;
 
-  /** @internal */ readonly queue = new Deque<QueuedMessage>();
+  /** @internal */ readonly queue = new Deque<QueuedMessage<Ksock>>();
   /** @internal */ maxMessages: number;
   /** @internal */ onlyOnce = false;
   /** @internal */ lastPushed: MessageId = NO_ID;
@@ -72,7 +68,7 @@ export class Ksock {
   private unrepliedSeq = 0;
   /** @internal */ maxUnreplied = 0;
   /** @internal */ reading:
-    | { item: QueuedMessage; bytes: Uint8Array | undefined; offset: number }
+    | { item: QueuedMessage<Ksock>; bytes: Uint8Array | undefined; offset: number }
     | undefined;
   /** @internal Set-aside Replier Unbind Events may be waiting for this Ksock. */
   maybeGotUnsentUnbind = false;
@@ -155,7 +151,9 @@ export class Ksock {
     this.checkWritable();
     if (this.pending)
       throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
-    if (this.assembler.started) return this.sendBytes(encodeMessage(this.device.validate(init)));
+    if (this.assembler.started) {
+      return this.sendBytes(EncodedMessage.encode(this.device.validate(init)).bytes);
+    }
     return this.device.send(this, this.device.validate(init), false);
   }
 
@@ -202,7 +200,7 @@ export class Ksock {
     this.checkReadable();
     const reading = this.reading;
     if (reading === undefined) return new Uint8Array(0);
-    reading.bytes ??= bytesFor(reading.item);
+    reading.bytes ??= reading.item.bytes();
     const end = Math.min(reading.bytes.length, reading.offset + Math.max(0, max));
     const out = reading.bytes.slice(reading.offset, end);
     reading.offset = end;
@@ -226,11 +224,11 @@ export class Ksock {
   /** NEXTREAD: pops the next message and returns it whole (it counts as read). */
   nextMessage(): Message | undefined {
     const item = this.nextQueued();
-    return item === undefined ? undefined : copyFor(item);
+    return item === undefined ? undefined : item.copy();
   }
 
   /** NEXTREAD as the queue entry itself, for whoever can send its bytes as they are (the daemon). */
-  nextQueued(): QueuedMessage | undefined {
+  nextQueued(): QueuedMessage<Ksock> | undefined {
     this.checkReadable();
     this.reading = undefined;
     return this.device.pop(this);
@@ -242,9 +240,14 @@ export class Ksock {
    * returning one if any is queued).
    */
   nextMessages(maxCount: number, maxBytes: number): Message[] {
+    return this.nextQueuedMany(maxCount, maxBytes).map((item) => item.copy());
+  }
+
+  /** NEXTREADS as the queue entries themselves (see nextQueued). */
+  nextQueuedMany(maxCount: number, maxBytes: number): QueuedMessage<Ksock>[] {
     this.checkReadable();
     this.reading = undefined;
-    const out: Message[] = [];
+    const out: QueuedMessage<Ksock>[] = [];
     let bytes = 0;
     while (out.length < maxCount) {
       const next = this.device.peek(this);
@@ -252,7 +255,7 @@ export class Ksock {
       const length = next.length;
       if (out.length > 0 && bytes + length > maxBytes) break;
       bytes += length;
-      out.push(copyFor(this.device.pop(this)!));
+      out.push(this.device.pop(this)!);
     }
     return out;
   }

@@ -3,23 +3,26 @@
  * Ksock's queue, and how that copy reads.
  */
 import {
-  decodeWhole,
+  decodeMessage,
+  EncodedMessage,
+  type EntireMessage,
   encodeMessage,
   entireMessageLength,
+  HeaderOffset,
   type Message,
   writeU32LE,
 } from '../wire/index.js';
-import type { Ksock } from './ksock.js';
 import type { Binding } from './router.js';
 
 /**
  * A message in a queue: one recipient's copy of a shared message. A
- * message that arrived whole (SENDMSG) is held as its bytes alone, with
- * KBUS's changes already written in, and decoded again only if read as an
- * object: a long queue then costs two small objects per message rather
- * than four, which is far less for the garbage collector to copy and mark.
+ * message kept as bytes (an EncodedMessage: it arrived whole, by SENDMSG)
+ * is held as its bytes alone, with KBUS's changes already written in, and
+ * decoded again only if read as an object: a long queue then costs two
+ * small objects per message rather than four, which is far less for the
+ * garbage collector to copy and mark.
  */
-export class QueuedMessage {
+export class QueuedMessage<K = unknown> implements EntireMessage {
   private readonly source: Message | Uint8Array;
 
   constructor(
@@ -27,22 +30,15 @@ export class QueuedMessage {
     /** This copy's flags (WANT_YOU_TO_REPLY differs between copies). */
     readonly flags: number,
     /** The binding that brought it here (null for replies and status messages). */
-    readonly binding: Binding<Ksock> | null,
+    readonly binding: Binding<K> | null,
   ) {
-    this.source = (message as { encoded?: Uint8Array }).encoded ?? message;
+    this.source = message instanceof EncodedMessage ? message.bytes : message;
   }
 
+  /** The shared message (its own flags, not this copy's). */
   get message(): Message {
     const source = this.source;
-    return source instanceof Uint8Array
-      ? decodeWhole(source, Number.MAX_SAFE_INTEGER, undefined)
-      : source;
-  }
-
-  /** The entire message as bytes (its own flags in them, not this copy's), if it came so. */
-  get encoded(): Uint8Array | undefined {
-    const source = this.source;
-    return source instanceof Uint8Array ? source : undefined;
+    return source instanceof Uint8Array ? decodeMessage(source, { shareData: true }) : source;
   }
 
   /** The length of the entire message. */
@@ -52,20 +48,28 @@ export class QueuedMessage {
       ? source.length
       : entireMessageLength(source.name.length, source.data.length);
   }
-}
 
-/** The entire message as this copy's recipient reads it (a copy: READ hands out pieces of it). */
-export function bytesFor(item: QueuedMessage): Uint8Array {
-  const encoded = item.encoded;
-  if (encoded === undefined) return encodeMessage(item.message, true, undefined, 0, item.flags);
-  const bytes = encoded.slice();
-  writeU32LE(bytes, 48, item.flags);
-  return bytes;
-}
+  /** The entire message as this copy's recipient reads it, with this copy's flags. */
+  writeTo(target: Uint8Array, at: number): void {
+    const source = this.source;
+    if (source instanceof Uint8Array) {
+      target.set(source, at);
+      writeU32LE(target, at + HeaderOffset.FLAGS, this.flags);
+    } else {
+      encodeMessage(source, true, target, at, this.flags);
+    }
+  }
 
-/** The message as this copy's recipient sees it. */
-export function copyFor(item: QueuedMessage): Message {
-  const m = item.message;
-  // `data` may be a getter (decodeWhole's messages), which a spread would not copy.
-  return item.flags === m.flags ? m : { ...m, data: m.data, flags: item.flags };
+  /** The entire message as bytes of its own (READ hands out pieces of it). */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    this.writeTo(out, 0);
+    return out;
+  }
+
+  /** The message as this copy's recipient sees it (a plain object). */
+  copy(): Message {
+    const m = this.message;
+    return m.flags === this.flags ? m : { ...m, flags: this.flags };
+  }
 }

@@ -11,6 +11,31 @@ export const END_GUARD = 0x4b627573;
 /** Sixteen 32-bit words: the "entire" header without the C header's two pointer fields. */
 export const HEADER_LENGTH = 64;
 
+/**
+ * Byte offsets of the header's words (kbus_defns.h `struct kbus_message_header`
+ * without its two pointers; protocol.md "Messages on the wire").
+ */
+export const HeaderOffset = {
+  START_GUARD: 0,
+  ID_NETWORK: 4,
+  ID_SERIAL: 8,
+  IN_REPLY_TO_NETWORK: 12,
+  IN_REPLY_TO_SERIAL: 16,
+  TO: 20,
+  FROM: 24,
+  ORIG_FROM_NETWORK: 28,
+  ORIG_FROM_LOCAL: 32,
+  FINAL_TO_NETWORK: 36,
+  FINAL_TO_LOCAL: 40,
+  EXTRA: 44,
+  FLAGS: 48,
+  NAME_LENGTH: 52,
+  DATA_LENGTH: 56,
+  END_GUARD: 60,
+  /** Where the name starts. */
+  NAME: 64,
+} as const;
+
 /** A message name is at least "$." plus one character. */
 export const MIN_NAME_LENGTH = 3;
 /** Kbus.txt "Limits": names longer than this are ENAMETOOLONG. */

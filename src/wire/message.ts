@@ -5,8 +5,16 @@
  * and a final end guard. Words are little-endian on the daemon's socket and
  * in network order (big-endian) on a Limpet link.
  */
-import { END_GUARD, Flags, HEADER_LENGTH, MAX_NAME_LENGTH, START_GUARD } from './constants.js';
+import {
+  HeaderOffset as At,
+  END_GUARD,
+  Flags,
+  HEADER_LENGTH,
+  MAX_NAME_LENGTH,
+  START_GUARD,
+} from './constants.js';
 import { KbusError } from './errno.js';
+import { decodeLatin1, writeLatin1 } from './latin1.js';
 import { readU32LE, writeU32LE } from './u32.js';
 
 /** A message id: `{network_id, serial_num}`, written `{n,s}` in text. */
@@ -75,6 +83,11 @@ export function isSameId(a: MessageId, b: MessageId): boolean {
   return a.networkId === b.networkId && a.serialNum === b.serialNum;
 }
 
+/** A map key for a message id: the serial number alone for local ids (the common case). */
+export function idKey(id: MessageId): string | number {
+  return id.networkId === 0 ? id.serialNum : `${id.networkId}:${id.serialNum}`;
+}
+
 export function isUnsetId(id: MessageId): boolean {
   return id.networkId === 0 && id.serialNum === 0;
 }
@@ -141,26 +154,24 @@ export function encodeMessage(
   const inReplyTo = msg.inReplyTo ?? NO_ID;
   const origFrom = msg.origFrom ?? NO_ADDRESS;
   const finalTo = msg.finalTo ?? NO_ADDRESS;
-  put(out, o, START_GUARD);
-  put(out, o + 4, id.networkId);
-  put(out, o + 8, id.serialNum);
-  put(out, o + 12, inReplyTo.networkId);
-  put(out, o + 16, inReplyTo.serialNum);
-  put(out, o + 20, msg.to ?? 0);
-  put(out, o + 24, msg.from ?? 0);
-  put(out, o + 28, origFrom.networkId);
-  put(out, o + 32, origFrom.localId);
-  put(out, o + 36, finalTo.networkId);
-  put(out, o + 40, finalTo.localId);
-  put(out, o + 44, msg.extra ?? 0);
-  put(out, o + 48, flags);
-  put(out, o + 52, nameLength);
-  put(out, o + 56, dataLength);
-  put(out, o + 60, END_GUARD);
+  put(out, o + At.START_GUARD, START_GUARD);
+  put(out, o + At.ID_NETWORK, id.networkId);
+  put(out, o + At.ID_SERIAL, id.serialNum);
+  put(out, o + At.IN_REPLY_TO_NETWORK, inReplyTo.networkId);
+  put(out, o + At.IN_REPLY_TO_SERIAL, inReplyTo.serialNum);
+  put(out, o + At.TO, msg.to ?? 0);
+  put(out, o + At.FROM, msg.from ?? 0);
+  put(out, o + At.ORIG_FROM_NETWORK, origFrom.networkId);
+  put(out, o + At.ORIG_FROM_LOCAL, origFrom.localId);
+  put(out, o + At.FINAL_TO_NETWORK, finalTo.networkId);
+  put(out, o + At.FINAL_TO_LOCAL, finalTo.localId);
+  put(out, o + At.EXTRA, msg.extra ?? 0);
+  put(out, o + At.FLAGS, flags);
+  put(out, o + At.NAME_LENGTH, nameLength);
+  put(out, o + At.DATA_LENGTH, dataLength);
+  put(out, o + At.END_GUARD, END_GUARD);
   let pos = o + HEADER_LENGTH;
-  // Short names and the few padding bytes are quicker by hand than by a call.
-  if (nameLength > 32) latin1Write.call(out, name, pos, nameLength);
-  else for (let i = 0; i < nameLength; i++) out[pos + i] = name.charCodeAt(i) & 0xff;
+  writeLatin1(out, pos, name);
   const nameEnd = pos + paddedNameLength(nameLength);
   for (let i = pos + nameLength; i < nameEnd; i++) out[i] = 0;
   pos = nameEnd;
@@ -180,12 +191,6 @@ function putBE(b: Uint8Array, at: number, v: number): void {
   b[at + 2] = v >>> 8;
   b[at + 3] = v;
 }
-
-const latin1Write = (
-  Buffer.prototype as unknown as {
-    latin1Write(this: Uint8Array, text: string, offset: number, length: number): number;
-  }
-).latin1Write;
 
 /** The header fields, as read before the name and data arrive. */
 export interface Header {
@@ -211,39 +216,39 @@ export function addressFromWords(networkId: number, localId: number): NetworkAdd
   return networkId === 0 && localId === 0 ? NO_ADDRESS : { networkId, localId };
 }
 
-function u32be(b: Uint8Array, at: number): number {
+/** Reads big-endian words (Limpet links) as readU32LE reads little-endian ones. */
+export function readU32BE(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 /**
- * Reads and checks a 64-byte header (kbus.c kbus_check_message_written):
+ * The one check of a 64-byte header (kbus.c kbus_check_message_written):
  * bad guards, a zero name length or both send flags are EINVAL; a name
  * longer than 1000 is ENAMETOOLONG; a message longer than `maxLength`
- * bytes is EMSGSIZE.
+ * bytes is EMSGSIZE. It allocates nothing unless it throws.
  */
-export function decodeHeader(
+export function checkHeader(
   bytes: Uint8Array,
   offset = 0,
   littleEndian = true,
   maxLength = Number.MAX_SAFE_INTEGER,
-): Header {
+): void {
   if (bytes.length - offset < HEADER_LENGTH) {
     throw new KbusError('EINVAL', `a message header is ${HEADER_LENGTH} bytes`);
   }
-  const word = littleEndian ? readU32LE : u32be; // monomorphic in practice: one order per process side
+  const word = littleEndian ? readU32LE : readU32BE;
   const b = bytes;
   const o = offset;
-  const start = word(b, o);
+  const start = word(b, o + At.START_GUARD);
   if (start !== START_GUARD) {
     throw new KbusError('EINVAL', `message start guard is ${hex(start)}, not ${hex(START_GUARD)}`);
   }
-  const end = word(b, o + 60);
+  const end = word(b, o + At.END_GUARD);
   if (end !== END_GUARD) {
     throw new KbusError('EINVAL', `message end guard is ${hex(end)}, not ${hex(END_GUARD)}`);
   }
-  const nameLength = word(b, o + 52);
-  const dataLength = word(b, o + 56);
-  const flags = word(b, o + 48);
+  const nameLength = word(b, o + At.NAME_LENGTH);
+  const flags = word(b, o + At.FLAGS);
   if (nameLength === 0) throw new KbusError('EINVAL', 'message name length is 0');
   if (nameLength > MAX_NAME_LENGTH) {
     throw new KbusError(
@@ -254,39 +259,42 @@ export function decodeHeader(
   if (flags & Flags.ALL_OR_WAIT && flags & Flags.ALL_OR_FAIL) {
     throw new KbusError('EINVAL', 'a message cannot have both ALL_OR_WAIT and ALL_OR_FAIL set');
   }
-  const length = entireMessageLength(nameLength, dataLength);
+  const length = entireMessageLength(nameLength, word(b, o + At.DATA_LENGTH));
   if (length > maxLength) {
-    throw new KbusError('EMSGSIZE', `message of ${length} bytes is larger than ${maxLength}`);
+    throw new KbusError(
+      'EMSGSIZE',
+      `message of ${length} bytes is larger than the limit in force, ${maxLength}`,
+    );
   }
+}
+
+/** Checks a 64-byte header (see checkHeader) and reads its fields. */
+export function decodeHeader(
+  bytes: Uint8Array,
+  offset = 0,
+  littleEndian = true,
+  maxLength = Number.MAX_SAFE_INTEGER,
+): Header {
+  checkHeader(bytes, offset, littleEndian, maxLength);
+  const word = littleEndian ? readU32LE : readU32BE; // monomorphic in practice: one order per process side
+  const b = bytes;
+  const o = offset;
   return {
-    id: idFromWords(word(b, o + 4), word(b, o + 8)),
-    inReplyTo: idFromWords(word(b, o + 12), word(b, o + 16)),
-    to: word(b, o + 20),
-    from: word(b, o + 24),
-    origFrom: addressFromWords(word(b, o + 28), word(b, o + 32)),
-    finalTo: addressFromWords(word(b, o + 36), word(b, o + 40)),
-    extra: word(b, o + 44),
-    flags,
-    nameLength,
-    dataLength,
+    id: idFromWords(word(b, o + At.ID_NETWORK), word(b, o + At.ID_SERIAL)),
+    inReplyTo: idFromWords(word(b, o + At.IN_REPLY_TO_NETWORK), word(b, o + At.IN_REPLY_TO_SERIAL)),
+    to: word(b, o + At.TO),
+    from: word(b, o + At.FROM),
+    origFrom: addressFromWords(word(b, o + At.ORIG_FROM_NETWORK), word(b, o + At.ORIG_FROM_LOCAL)),
+    finalTo: addressFromWords(word(b, o + At.FINAL_TO_NETWORK), word(b, o + At.FINAL_TO_LOCAL)),
+    extra: word(b, o + At.EXTRA),
+    flags: word(b, o + At.FLAGS),
+    nameLength: word(b, o + At.NAME_LENGTH),
+    dataLength: word(b, o + At.DATA_LENGTH),
   };
 }
 
-const latin1Slice = (
-  Buffer.prototype as unknown as {
-    latin1Slice(this: Uint8Array, start: number, end: number): string;
-  }
-).latin1Slice;
-
 /** Reads `length` bytes as a Latin-1 string (names are ASCII when valid). */
-export function decodeName(bytes: Uint8Array, offset: number, length: number): string {
-  // Buffer's native Latin-1 decoding (it works on any Uint8Array) is several
-  // times faster than building the string here, but for the shortest names.
-  if (length > 8) return latin1Slice.call(bytes, offset, offset + length);
-  let s = '';
-  for (let i = 0; i < length; i++) s += String.fromCharCode(bytes[offset + i]!);
-  return s;
-}
+export const decodeName = decodeLatin1;
 
 export interface DecodeOptions {
   /** Byte order of the words: true (default) on the daemon's socket, false on a Limpet link. */
@@ -326,10 +334,10 @@ export function decodeBody(
   shareData: boolean,
 ): Message {
   const { nameLength, dataLength } = header;
-  const nameAt = offset + HEADER_LENGTH;
+  const nameAt = offset + At.NAME;
   const dataAt = nameAt + paddedNameLength(nameLength);
   const guardAt = dataAt + paddedDataLength(dataLength);
-  const guard = littleEndian ? readU32LE(bytes, guardAt) : u32be(bytes, guardAt);
+  const guard = littleEndian ? readU32LE(bytes, guardAt) : readU32BE(bytes, guardAt);
   if (guard !== END_GUARD) {
     throw new KbusError(
       'EINVAL',

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { Ksock } from '../../src/client/index.js';
 import { Engine } from '../../src/engine/index.js';
+import { Ksock } from '../../src/index.js';
 import { conformance } from './conformance.js';
 
 conformance('embedded', async () => {
@@ -33,7 +33,7 @@ describe('embedded: timeouts on their own', () => {
     ['waitReady(mask, {timeout})', 'k.waitReady(1, { timeout: 100 })'],
   ] as const) {
     test(`${what} rejects with a TimeoutError even when nothing else keeps the process alive`, () => {
-      const client = new URL('../../src/client/index.js', import.meta.url).href;
+      const client = new URL('../../src/index.js', import.meta.url).href;
       const engine = new URL('../../src/engine/index.js', import.meta.url).href;
       const script = `
         import { Ksock } from ${JSON.stringify(client)};

@@ -21,7 +21,7 @@ import {
   makeMessage,
   Op,
   QUERY,
-} from '../../src/wire/index.js';
+} from '../../src/internal.js';
 import { type RunningDaemon, startDaemon } from '../support/daemon.js';
 import {
   assertError,

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
-import { encodeFrame, Flags, KbusError, Op } from '../../src/wire/index.js';
+import { encodeFrame, Flags, KbusError, Op } from '../../src/internal.js';
 import { tempDir } from '../support/daemon.js';
 import {
   assertError,

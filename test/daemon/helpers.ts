@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ksock, Status } from '../../src/client/index.js';
-import { Errno, type ErrnoName, encodeFrame, FrameDecoder, Op } from '../../src/wire/index.js';
+import { Errno, type ErrnoName, encodeFrame, FrameDecoder, Op } from '../../src/internal.js';
 import { KBUSD } from '../support/daemon.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));

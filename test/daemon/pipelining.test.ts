@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
-import { encodeFrame, encodeMessage, FrameDecoder, makeMessage, Op } from '../../src/wire/index.js';
+import { encodeFrame, encodeMessage, FrameDecoder, makeMessage, Op } from '../../src/internal.js';
 import { type RunningDaemon, startDaemon } from '../support/daemon.js';
 import { waitFor, within } from './helpers.js';
 

@@ -10,7 +10,7 @@
  * before buffering anything: a frame past the limit is reported (so it
  * can be answered EMSGSIZE) and its payload skipped, never stored.
  */
-import { readU32LE } from './u32.js';
+import { readU32LE, writeU32LE } from '../wire/index.js';
 
 /** Operation numbers: 1 to 17 are the seed's ioctls, with the seed's numbers. */
 export const Op = {
@@ -75,8 +75,17 @@ export interface Frame {
   readonly tooLong: boolean;
 }
 
+/** The codes of FrameError. */
+export const FrameErrorCode = {
+  /** A `length` field under 8: no frame can be that short. */
+  LENGTH: 'KBUS_FRAME_LENGTH',
+} as const;
+export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
+
 /** A frame whose length cannot be a frame: the connection must be closed. */
 export class FrameError extends Error {
+  readonly code: FrameErrorCode = FrameErrorCode.LENGTH;
+
   constructor(message: string) {
     super(message);
     this.name = 'FrameError';
@@ -179,15 +188,15 @@ const EMPTY = new Uint8Array(0);
  * the payload. `payloadLength` is the payload's length in bytes.
  */
 export function writeFrameHeader(
-  view: DataView,
+  target: Uint8Array,
   at: number,
   payloadLength: number,
   op: number,
   tag: number,
 ): number {
-  view.setUint32(at, MIN_FRAME_LENGTH + payloadLength, true);
-  view.setUint32(at + 4, op, true);
-  view.setUint32(at + 8, tag, true);
+  writeU32LE(target, at, MIN_FRAME_LENGTH + payloadLength);
+  writeU32LE(target, at + 4, op);
+  writeU32LE(target, at + 8, tag);
   return at + FRAME_HEADER_LENGTH;
 }
 
@@ -200,10 +209,9 @@ export function encodeFrame(
 ): Uint8Array {
   const payloadLength = 4 * words.length + (tail?.length ?? 0);
   const out = new Uint8Array(FRAME_HEADER_LENGTH + payloadLength);
-  const view = new DataView(out.buffer);
-  let at = writeFrameHeader(view, 0, payloadLength, op, tag);
+  let at = writeFrameHeader(out, 0, payloadLength, op, tag);
   for (const word of words) {
-    view.setUint32(at, word >>> 0, true);
+    writeU32LE(out, at, word >>> 0);
     at += 4;
   }
   if (tail) out.set(tail, at);

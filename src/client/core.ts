@@ -1,0 +1,388 @@
+/**
+ * The client API's core: one Ksock over any transport (protocol.md). Every
+ * device operation is a method; on top of them, `request()` that resolves
+ * with the reply, `receive()` and async iteration of incoming messages,
+ * typed messages, AbortSignal and timeouts. It uses no Node module, so
+ * that it runs wherever a transport can be had; `Ksock.connect()` (a Unix
+ * socket) and `Ksock.open()` (an in-process bus) are added by the entry
+ * modules that can provide those transports.
+ */
+import { Op, PROTOCOL_VERSION, QUERY, type Transport } from '../protocol/index.js';
+import {
+  copyBytes,
+  decodeLatin1,
+  Flags,
+  KbusError,
+  latin1Bytes,
+  type Message,
+  type MessageId,
+  makeMessage,
+  type NetworkAddress,
+} from '../wire/index.js';
+import { Channel, idOf } from './channel.js';
+import { Inbox } from './inbox.js';
+import {
+  type Data,
+  decodeReceived,
+  type KbusMessage,
+  type Outgoing,
+  type Reply,
+  type Status,
+  toBytes,
+  toMessageInit,
+} from './messages.js';
+import { type Waiter, type WaitOptions, waitOn } from './wait.js';
+
+export type { WaitOptions };
+
+export type Mode = 'r' | 'w' | 'rw';
+
+export interface OpenOptions {
+  /** Device index (default 0). */
+  device?: number;
+  /** 'r' (listen only), 'w' or 'rw' (default). */
+  mode?: Mode;
+  /** Reported in the bindings list (default this process's pid, where there is one). */
+  pid?: number;
+}
+
+export interface SendOptions {
+  /** Ksock id of the replier a stateful request must reach. */
+  to?: number;
+  /** For a stateful request across Limpets: the replier's network and Ksock (a reply's `origFrom`). */
+  finalTo?: NetworkAddress;
+  /** Extra flags (URGENT, ALL_OR_FAIL, ALL_OR_WAIT, user bits). */
+  flags?: number;
+}
+
+const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
+
+/** This process's id under Node, else 0 (a browser has none). */
+function processId(): number {
+  return typeof process === 'object' && typeof process.pid === 'number' ? process.pid : 0;
+}
+
+export class Ksock implements AsyncIterable<KbusMessage> {
+  private readonly channel: Channel;
+  private readonly inbox: Inbox;
+  private readonly pollWaiters: { mask: number; waiter: Waiter<number> }[] = [];
+  private id_ = 0;
+  private device_ = 0;
+
+  /** A Ksock is made by opening one: Ksock.over(), or connect() and open() where offered. */
+  protected constructor(transport: Transport) {
+    this.inbox = new Inbox(
+      (credit) => this.channel.call(Op.STREAM, [credit]),
+      () => this.channel.closed,
+    );
+    this.channel = new Channel(transport, {
+      onMessage: (bytes) => this.inbox.onMessage(bytes),
+      onEvent: (mask) => {
+        // Wake the waiters this event satisfies; re-arm for the others.
+        const waiting = this.pollWaiters.splice(0);
+        for (const w of waiting) {
+          if (w.mask & mask) w.waiter.resolve(mask & w.mask);
+          else this.pollWaiters.push(w);
+        }
+        if (this.pollWaiters.length > 0) this.arm();
+      },
+      onClose: () => this.onClose(),
+    });
+  }
+
+  /**
+   * Opens a Ksock (protocol.md OPEN) over a transport already connected to
+   * a kbusd, or to anything that speaks the protocol. The transport is
+   * closed if the open fails.
+   */
+  static async over<T extends Ksock>(
+    this: { prototype: T },
+    transport: Transport,
+    options: OpenOptions = {},
+  ): Promise<T> {
+    // `this` is Ksock or a subclass that adds ways of connecting: make one of those.
+    // biome-ignore lint/complexity/noThisInStatic: called on a subclass, it must make that subclass
+    const Class = this as unknown as new (transport: Transport) => T;
+    const ksock = new Class(transport);
+    const device = options.device ?? 0;
+    try {
+      const result = await ksock.channel.call(Op.OPEN, [
+        PROTOCOL_VERSION,
+        device,
+        MODE_BITS[options.mode ?? 'rw'],
+        options.pid ?? processId(),
+      ]);
+      ksock.id_ = result.word(0);
+      ksock.device_ = device;
+      return ksock;
+    } catch (err) {
+      transport.destroy();
+      throw err;
+    }
+  }
+
+  /** This Ksock's id (KSOCKID), known since it was opened. */
+  get id(): number {
+    return this.id_;
+  }
+
+  /** The device this Ksock is open on. */
+  get device(): number {
+    return this.device_;
+  }
+
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  // --- Sending ------------------------------------------------------------------
+
+  /** Sends a message (SENDMSG) and resolves with its id. */
+  send(message: Outgoing | Message): Promise<MessageId> {
+    return this.channel.sendMessage(toMessageInit(message));
+  }
+
+  /** Sends an announcement. */
+  announce(name: string, data?: Data, options: SendOptions = {}): Promise<MessageId> {
+    return this.send({ name, data, to: options.to, flags: options.flags });
+  }
+
+  /**
+   * Sends a request and resolves with its reply, or with the status
+   * message KBUS sends instead (GoneAway, Ignored, Unbound, ...).
+   */
+  request(
+    name: string,
+    data?: Data,
+    options: SendOptions & WaitOptions = {},
+  ): Promise<Reply | Status> {
+    const message = makeMessage({
+      name,
+      data: toBytes(data),
+      to: options.to,
+      finalTo: options.finalTo,
+      flags: ((options.flags ?? 0) | Flags.WANT_A_REPLY) >>> 0,
+    });
+    return waitOn<Reply | Status>((waiter) => {
+      let sent: MessageId | undefined;
+      let cancelled = false;
+      // Register for the reply the moment the send's result is decoded, before
+      // any later frame (the reply itself) can be.
+      this.channel
+        .sendMessage(message, (id) => {
+          if (cancelled) return;
+          sent = id;
+          this.inbox.expectReply(id, waiter);
+        })
+        .catch((err: unknown) => waiter.reject(err));
+      this.inbox.awaitingReply();
+      return () => {
+        cancelled = true;
+        if (sent !== undefined) this.inbox.forgetReply(sent);
+      };
+    }, options);
+  }
+
+  /** Replies to a request: same name, `to` its sender, `in_reply_to` its id. */
+  replyTo(request: Message, data?: Data, options: { flags?: number } = {}): Promise<MessageId> {
+    return this.send({
+      name: request.name,
+      to: request.from,
+      inReplyTo: request.id,
+      data,
+      flags: options.flags,
+    });
+  }
+
+  // --- Receiving ----------------------------------------------------------------
+
+  /** Waits for the next message. */
+  receive(options?: WaitOptions): Promise<KbusMessage> {
+    return this.inbox.receive(options);
+  }
+
+  /** The next message if there is one now (NEXTREAD), else undefined; never waits. */
+  async next(): Promise<KbusMessage | undefined> {
+    const ready = this.inbox.take();
+    if (ready) return ready;
+    const result = await this.channel.call(Op.NEXTREAD, []);
+    const length = result.word(0);
+    return length === 0 ? undefined : decodeReceived(result.body.subarray(4, 4 + length));
+  }
+
+  /** Messages as they arrive, until the Ksock closes or the loop breaks. */
+  [Symbol.asyncIterator](): AsyncIterator<KbusMessage> {
+    return this.inbox.messages();
+  }
+
+  /** Messages as they arrive, stopping when `signal` aborts. */
+  messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<KbusMessage> {
+    return this.inbox.messages(options);
+  }
+
+  private onClose(): void {
+    const error = new KbusError('EBADF', 'the Ksock is closed');
+    this.inbox.close(error);
+    for (const w of this.pollWaiters.splice(0)) w.waiter.reject(error);
+  }
+
+  // --- Device operations ------------------------------------------------------------
+
+  bind(name: string, options: { replier?: boolean } = {}): Promise<void> {
+    return this.nameCall(Op.BIND, options.replier ?? false, name);
+  }
+
+  unbind(name: string, options: { replier?: boolean } = {}): Promise<void> {
+    return this.nameCall(Op.UNBIND, options.replier ?? false, name);
+  }
+
+  private async nameCall(op: number, replier: boolean, name: string): Promise<void> {
+    await this.channel.call(op, [replier ? 1 : 0, name.length], latin1Bytes(name));
+  }
+
+  /** REPLIER: the Ksock id bound as replier to exactly `name`, or 0. */
+  async replier(name: string): Promise<number> {
+    const result = await this.channel.call(Op.REPLIER, [name.length], latin1Bytes(name));
+    return result.word(0);
+  }
+
+  /** WRITE: adds bytes to the message being written. */
+  async write(bytes: Uint8Array): Promise<number> {
+    return (await this.channel.call(Op.WRITE, [], bytes)).word(0);
+  }
+
+  /** SEND: sends what was written. */
+  async sendWritten(): Promise<MessageId> {
+    return idOf(await this.channel.call(Op.SEND, []));
+  }
+
+  /** DISCARD */
+  async discard(): Promise<void> {
+    await this.channel.call(Op.DISCARD, []);
+  }
+
+  /** NEXTMSG: pops the next message for reading; its length, or 0. */
+  async nextMsg(): Promise<number> {
+    return (await this.channel.call(Op.NEXTMSG, [])).word(0);
+  }
+
+  /** READ: up to `max` more bytes of the popped message. */
+  async read(max: number): Promise<Uint8Array> {
+    return copyBytes((await this.channel.call(Op.READ, [max])).body);
+  }
+
+  /** LENLEFT */
+  async lenLeft(): Promise<number> {
+    return (await this.channel.call(Op.LENLEFT, [])).word(0);
+  }
+
+  /** KSOCKID, asked of the daemon. */
+  async ksockId(): Promise<number> {
+    return (await this.channel.call(Op.KSOCKID, [])).word(0);
+  }
+
+  /** LASTSENT */
+  async lastSent(): Promise<MessageId> {
+    return idOf(await this.channel.call(Op.LASTSENT, []));
+  }
+
+  /** MAXMSGS: sets the queue limit (0 only asks); resolves with the limit in force. */
+  async maxMessages(requested = 0): Promise<number> {
+    return (await this.channel.call(Op.MAXMSGS, [requested])).word(0);
+  }
+
+  /** NUMMSGS: messages queued in the daemon for this Ksock (not those already streamed here). */
+  async numMessages(): Promise<number> {
+    return (await this.channel.call(Op.NUMMSGS, [])).word(0);
+  }
+
+  /** UNREPLIEDTO */
+  async unrepliedTo(): Promise<number> {
+    return (await this.channel.call(Op.UNREPLIEDTO, [])).word(0);
+  }
+
+  /** MSGONLYONCE: set (true/false) or ask (undefined); resolves with the previous state. */
+  msgOnlyOnce(value?: boolean): Promise<boolean> {
+    return this.tristate(Op.MSGONLYONCE, value);
+  }
+
+  /** VERBOSE, for the whole device. */
+  verbose(value?: boolean): Promise<boolean> {
+    return this.tristate(Op.VERBOSE, value);
+  }
+
+  /** REPORTREPLIERBINDS, for the whole device. */
+  reportReplierBinds(value?: boolean): Promise<boolean> {
+    return this.tristate(Op.REPORTREPLIERBINDS, value);
+  }
+
+  private async tristate(op: number, value: boolean | undefined): Promise<boolean> {
+    const result = await this.channel.call(op, [value === undefined ? QUERY : value ? 1 : 0]);
+    return result.word(0) !== 0;
+  }
+
+  /** NEWDEVICE: resolves with the new device's index. */
+  async newDevice(): Promise<number> {
+    return (await this.channel.call(Op.NEWDEVICE, [])).word(0);
+  }
+
+  /** RESET (no effect). */
+  async reset(): Promise<void> {
+    await this.channel.call(Op.RESET, []);
+  }
+
+  /** POLL: the ready mask now (Poll.IN, Poll.OUT). Pending waitReady() calls stay armed. */
+  async poll(): Promise<number> {
+    return (await this.channel.call(Op.POLL, [this.armedMask()])).word(0);
+  }
+
+  /** Waits until any bit of `mask` is ready (POLL with a notification); resolves with the ready bits. */
+  waitReady(mask: number, options?: WaitOptions): Promise<number> {
+    return waitOn<number>((waiter) => {
+      const entry = { mask, waiter };
+      this.pollWaiters.push(entry);
+      this.arm();
+      return () => {
+        const i = this.pollWaiters.indexOf(entry);
+        if (i >= 0) this.pollWaiters.splice(i, 1);
+        this.arm();
+      };
+    }, options);
+  }
+
+  /** The bits some waitReady() call waits for. */
+  private armedMask(): number {
+    let mask = 0;
+    for (const w of this.pollWaiters) mask |= w.mask;
+    return mask;
+  }
+
+  /** One POLL arms the daemon's one-shot notification for every waiter (0 cancels it). */
+  private arm(): void {
+    if (this.closed) return;
+    void this.channel.call(Op.POLL, [this.armedMask()]).catch(() => {});
+  }
+
+  /** The text of /proc/kbus/bindings. */
+  async bindings(): Promise<string> {
+    const body = (await this.channel.call(Op.BINDINGS, [])).body;
+    return decodeLatin1(body, 0, body.length);
+  }
+
+  /** The text of /proc/kbus/stats. */
+  async stats(): Promise<string> {
+    const body = (await this.channel.call(Op.STATS, [])).body;
+    return decodeLatin1(body, 0, body.length);
+  }
+
+  /** Closes the Ksock (the daemon releases it: unbinding, status messages). */
+  async close(): Promise<void> {
+    if (this.channel.closed) return;
+    this.channel.close();
+    await this.channel.done;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,4 @@
+export * from './frame.js';
+export { FrameWriter } from './frame-writer.js';
+export { memoryTransportPair } from './memory-transport.js';
+export type { Transport, TransportEvents } from './transport.js';
