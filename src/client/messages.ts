@@ -4,6 +4,7 @@
  * helpers for text and JSON data.
  */
 import {
+  HeaderOffset as At,
   addressFromWords,
   checkHeader,
   decodeName,
@@ -11,10 +12,8 @@ import {
   END_GUARD,
   entireMessageLength,
   Flags,
-  HEADER_LENGTH,
   idFromWords,
   KbusError,
-  MAX_NAME_LENGTH,
   type Message,
   type MessageId,
   type MessageInit,
@@ -26,7 +25,6 @@ import {
   paddedNameLength,
   type ReplierBindEvent,
   readU32LE,
-  START_GUARD,
 } from '../wire/index.js';
 
 /** Message data as a client may give it: bytes, or a string sent as UTF-8. */
@@ -177,27 +175,27 @@ function addressAt(b: Uint8Array, at: number): NetworkAddress {
 
 /**
  * Checks that `bytes` hold one entire message (little-endian, as the
- * daemon sends it), throwing the KbusError that fits if not. A message
- * that passes decodes without error.
+ * daemon sends it), throwing the KbusError that fits if not: the header's
+ * one check, the length, and the final end guard. A message that passes
+ * decodes without error.
  */
 export function checkReceived(bytes: Uint8Array): void {
-  if (
-    bytes.length < HEADER_LENGTH ||
-    readU32LE(bytes, 0) !== START_GUARD ||
-    readU32LE(bytes, 60) !== END_GUARD ||
-    readU32LE(bytes, 52) === 0 ||
-    readU32LE(bytes, 52) > MAX_NAME_LENGTH
-  ) {
-    checkHeader(bytes, 0, true); // throws the error that fits
-  }
-  const total = entireMessageLength(readU32LE(bytes, 52), readU32LE(bytes, 56));
-  if (bytes.length !== total)
+  checkHeader(bytes, 0, true);
+  const total = entireMessageLength(
+    readU32LE(bytes, At.NAME_LENGTH),
+    readU32LE(bytes, At.DATA_LENGTH),
+  );
+  if (bytes.length !== total) {
     throw new KbusError('EINVAL', `message of ${bytes.length} bytes, expected ${total}`);
+  }
+  if (readU32LE(bytes, total - 4) !== END_GUARD) {
+    throw new KbusError('EINVAL', '(entire) message end guard is wrong');
+  }
 }
 
 /** The `in_reply_to` of an entire message already checked. */
 export function receivedInReplyTo(bytes: Uint8Array): MessageId {
-  return idAt(bytes, 12);
+  return idAt(bytes, At.IN_REPLY_TO_NETWORK);
 }
 
 /**
@@ -212,27 +210,27 @@ export function decodeReceived(bytes: Uint8Array, names?: NameCache): KbusMessag
 
 /** decodeReceived of bytes that checkReceived has passed. */
 export function decodeChecked(bytes: Uint8Array, names?: NameCache): KbusMessage {
-  const nameLength = readU32LE(bytes, 52);
-  const dataLength = readU32LE(bytes, 56);
-  const dataAt = HEADER_LENGTH + paddedNameLength(nameLength);
-  let name = names?.match(bytes, HEADER_LENGTH, nameLength);
+  const nameLength = readU32LE(bytes, At.NAME_LENGTH);
+  const dataLength = readU32LE(bytes, At.DATA_LENGTH);
+  const dataAt = At.NAME + paddedNameLength(nameLength);
+  let name = names?.match(bytes, At.NAME, nameLength);
   if (name === undefined) {
-    name = decodeName(bytes, HEADER_LENGTH, nameLength);
-    names?.remember(bytes, HEADER_LENGTH, name);
+    name = decodeName(bytes, At.NAME, nameLength);
+    names?.remember(bytes, At.NAME, name);
   }
   const data =
     dataLength === 0
       ? new Uint8Array(0)
       : new Uint8Array(bytes.buffer, bytes.byteOffset + dataAt, dataLength);
   const h = scratch;
-  h.id = idAt(bytes, 4);
-  h.inReplyTo = idAt(bytes, 12);
-  h.to = readU32LE(bytes, 20);
-  h.from = readU32LE(bytes, 24);
-  h.origFrom = addressAt(bytes, 28);
-  h.finalTo = addressAt(bytes, 36);
-  h.extra = readU32LE(bytes, 44);
-  h.flags = readU32LE(bytes, 48);
+  h.id = idAt(bytes, At.ID_NETWORK);
+  h.inReplyTo = idAt(bytes, At.IN_REPLY_TO_NETWORK);
+  h.to = readU32LE(bytes, At.TO);
+  h.from = readU32LE(bytes, At.FROM);
+  h.origFrom = addressAt(bytes, At.ORIG_FROM_NETWORK);
+  h.finalTo = addressAt(bytes, At.FINAL_TO_NETWORK);
+  h.extra = readU32LE(bytes, At.EXTRA);
+  h.flags = readU32LE(bytes, At.FLAGS);
   return classifyParts(h, name, data);
 }
 
