@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { parseLinkAddress, runLimpet } from '../../limpet/index.js';
-import { CliError, ExitCode, type GlobalOptions, parseInteger, socketPath } from '../common.js';
+import { CliError, CliErrorCode, type GlobalOptions, parseInteger, socketPath } from '../common.js';
 
 /** The original runlimpet spelled long switches with one dash: `-server -id 2 -kbus 0`. */
 const ORIGINAL_SWITCHES = new Map([
@@ -28,7 +28,7 @@ export function normaliseLimpetArgs(argv: string[]): string[] {
 function seconds(text: string, what: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) {
-    throw new CliError(`${what} takes a number of seconds, not '${text}'`, ExitCode.USAGE);
+    throw new CliError(CliErrorCode.USAGE, `${what} takes a number of seconds, not '${text}'`);
   }
   return value;
 }
@@ -93,23 +93,23 @@ Examples:
     .action(async (address: string, o: LimpetSwitches) => {
       const g = globals();
       if (!o.server === !o.client)
-        throw new CliError('choose one role: --server (-s) or --client (-c)', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, 'choose one role: --server (-s) or --client (-c)');
       const role = o.server ? 'server' : 'client';
       const tlsParts = [o.tlsCert, o.tlsKey, o.tlsCa];
       if (tlsParts.some((p) => p !== undefined) && tlsParts.some((p) => p === undefined)) {
         throw new CliError(
+          CliErrorCode.USAGE,
           'mutual TLS needs all of --tls-cert, --tls-key and --tls-ca',
-          ExitCode.USAGE,
         );
       }
       let link: ReturnType<typeof parseLinkAddress>;
       try {
         link = parseLinkAddress(address);
       } catch (err) {
-        throw new CliError((err as Error).message, ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, (err as Error).message);
       }
       if (o.tlsCert && link.kind !== 'tcp')
-        throw new CliError('TLS is for TCP links only', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, 'TLS is for TCP links only');
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
