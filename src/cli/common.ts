@@ -38,14 +38,33 @@ export const ExitCode = {
   FAILURE: 1,
 } as const;
 
-/** An error the user can act on, with the exit code to use. */
+/** What went wrong in a `kbus` command. Stable codes: match on `code`, never on the message. */
+export const CliErrorCode = {
+  /** A bad command line (exit 64, EX_USAGE). */
+  USAGE: 'KBUS_CLI_USAGE',
+  /** kbusd closed the connection while the command was using it (exit 1). */
+  DAEMON_GONE: 'KBUS_CLI_DAEMON_GONE',
+  /** Another failure, described by the message and `cause` (exit 1). */
+  FAILED: 'KBUS_CLI_FAILED',
+} as const;
+export type CliErrorCode = (typeof CliErrorCode)[keyof typeof CliErrorCode];
+
+const EXIT_CODE_OF: Record<CliErrorCode, number> = {
+  [CliErrorCode.USAGE]: ExitCode.USAGE,
+  [CliErrorCode.DAEMON_GONE]: ExitCode.FAILURE,
+  [CliErrorCode.FAILED]: ExitCode.FAILURE,
+};
+
+/** An error the user can act on: its code, and the exit code that goes with it. */
 export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = ExitCode.FAILURE,
-  ) {
-    super(message);
+  readonly code: CliErrorCode;
+  readonly exitCode: number;
+
+  constructor(code: CliErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CliError';
+    this.code = code;
+    this.exitCode = EXIT_CODE_OF[code];
   }
 }
 
@@ -67,17 +86,20 @@ export function colours(stream: NodeJS.WriteStream = process.stdout): Colours {
 
 export function parseInteger(value: string, what: string, min = 0, max = 0xffffffff): number {
   if (!/^(0x[0-9a-f]+|\d+)$/i.test(value))
-    throw new CliError(`${what} must be a whole number, not '${value}'`, ExitCode.USAGE);
+    throw new CliError(CliErrorCode.USAGE, `${what} must be a whole number, not '${value}'`);
   const n = Number(value);
   if (n < min || n > max)
-    throw new CliError(`${what} must be from ${min} to ${max}, not ${value}`, ExitCode.USAGE);
+    throw new CliError(CliErrorCode.USAGE, `${what} must be from ${min} to ${max}, not ${value}`);
   return n;
 }
 
 export function parseHex(text: string): Uint8Array {
   const clean = text.replace(/^0x/i, '').replace(/[\s:]/g, '');
   if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {
-    throw new CliError(`'${text}' is not hex (two digits per byte, e.g. 0a1b2c)`, ExitCode.USAGE);
+    throw new CliError(
+      CliErrorCode.USAGE,
+      `'${text}' is not hex (two digits per byte, e.g. 0a1b2c)`,
+    );
   }
   return Uint8Array.from(Buffer.from(clean, 'hex'));
 }
@@ -97,7 +119,7 @@ export async function messageData(
   options: { file?: string; hex?: boolean },
 ): Promise<Uint8Array | undefined> {
   if (argument !== undefined && options.file !== undefined) {
-    throw new CliError('give the data as an argument or with --file, not both', ExitCode.USAGE);
+    throw new CliError(CliErrorCode.USAGE, 'give the data as an argument or with --file, not both');
   }
   let raw: Uint8Array | undefined;
   if (options.file !== undefined) {

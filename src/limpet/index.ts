@@ -1,6 +1,20 @@
+/**
+ * Limpets (docs/limpet.md): link a KBUS bus to another, from code.
+ */
+
+// The forwarding rules as a pure engine, no I/O (limpet.md section 5).
 export { type BusAction, bindEventOf, LimpetCore, type LimpetIds, LimpetNames } from './core.js';
-export { type LimpetOptions, runLimpet } from './limpet.js';
+// Running a Limpet.
+export {
+  Limpet,
+  LimpetError,
+  LimpetErrorCode,
+  type LimpetOptions,
+  type LimpetResult,
+  LimpetStop,
+} from './limpet.js';
 export { type LinkAddress, parseLinkAddress, type TlsFiles } from './link.js';
+// The link format, for talking to a Limpet without being one (limpet.md section 4).
 export {
   decodeGreeting,
   encodeGreeting,
@@ -8,5 +22,5 @@ export {
   GREETING_LENGTH,
   LinkDecoder,
   LinkError,
+  LinkErrorCode,
 } from './link-codec.js';
-export { ProxyRepliers } from './proxies.js';

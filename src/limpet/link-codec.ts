@@ -20,6 +20,45 @@ import {
   paddedNameLength,
 } from '../wire/index.js';
 
+/**
+ * Why a link could not be made, or broke. Stable codes: match on `code`,
+ * never on the message.
+ */
+export const LinkErrorCode = {
+  /** An address with a port outside 1 to 65535. */
+  ADDRESS: 'KBUS_LINK_ADDRESS',
+  /** A Unix-socket server's path already exists (limpet.md section 2). */
+  PATH_EXISTS: 'KBUS_LINK_PATH_EXISTS',
+  /** The server could not listen; `cause` is the system error. */
+  LISTEN: 'KBUS_LINK_LISTEN',
+  /** The client could not reach the server (within its retry time); `cause` says why. */
+  CONNECT: 'KBUS_LINK_CONNECT',
+  /** A TLS certificate or key file could not be read; `cause` is the system error. */
+  TLS_FILES: 'KBUS_LINK_TLS_FILES',
+  /** The peer did not greet with HELO, or the link ended or failed during the greeting. */
+  GREETING: 'KBUS_LINK_GREETING',
+  /** The peer did not greet within the greeting timeout. */
+  GREETING_TIMEOUT: 'KBUS_LINK_GREETING_TIMEOUT',
+  /** The peer's network id is 0, or our own (limpet.md section 4). */
+  PEER_ID: 'KBUS_LINK_PEER_ID',
+  /** A message on the link breaks the format: guards, lengths, bind event data. */
+  FORMAT: 'KBUS_LINK_FORMAT',
+  /** A message's data is over the receiver's limit (`--max-message-size`). */
+  TOO_LARGE: 'KBUS_LINK_TOO_LARGE',
+} as const;
+export type LinkErrorCode = (typeof LinkErrorCode)[keyof typeof LinkErrorCode];
+
+/** A link that cannot be made, or that is broken (limpet.md sections 4 and 6). */
+export class LinkError extends Error {
+  readonly code: LinkErrorCode;
+
+  constructor(code: LinkErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LinkError';
+    this.code = code;
+  }
+}
+
 export const GREETING_LENGTH = 8;
 const HELO = [0x48, 0x45, 0x4c, 0x4f];
 
@@ -33,20 +72,14 @@ export function encodeGreeting(networkId: number): Uint8Array {
 /** The peer's network id from its greeting; throws LinkError if it is not a valid greeting. */
 export function decodeGreeting(bytes: Uint8Array, ownId: number): number {
   if (bytes.length < GREETING_LENGTH || HELO.some((b, i) => bytes[i] !== b)) {
-    throw new LinkError('the peer did not greet with HELO');
+    throw new LinkError(LinkErrorCode.GREETING, 'the peer did not greet with HELO');
   }
   const peer = new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(4, false);
-  if (peer === 0) throw new LinkError('the peer has network id 0');
-  if (peer === ownId) throw new LinkError(`the peer has our own network id ${ownId}`);
-  return peer;
-}
-
-/** Anything that breaks the link (limpet.md section 6). */
-export class LinkError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'LinkError';
+  if (peer === 0) throw new LinkError(LinkErrorCode.PEER_ID, 'the peer has network id 0');
+  if (peer === ownId) {
+    throw new LinkError(LinkErrorCode.PEER_ID, `the peer has our own network id ${ownId}`);
   }
+  return peer;
 }
 
 /** Swaps the byte order of the three leading words of bind event data (a copy). */
@@ -81,7 +114,8 @@ export function encodeLinkMessage(message: Message): Uint8Array {
  * name. Returns the data in daemon (little-endian) order.
  */
 function bindEventFromLink(data: Uint8Array): Uint8Array {
-  if (data.length < 12) throw new LinkError('ReplierBindEvent data under 12 bytes');
+  if (data.length < 12)
+    throw new LinkError(LinkErrorCode.FORMAT, 'ReplierBindEvent data under 12 bytes');
   const view = new DataView(data.buffer, data.byteOffset, data.length);
   const nameLength = view.getUint32(8, false);
   if (
@@ -90,11 +124,12 @@ function bindEventFromLink(data: Uint8Array): Uint8Array {
     data.length !== 12 + paddedNameLength(nameLength)
   ) {
     throw new LinkError(
+      LinkErrorCode.FORMAT,
       `ReplierBindEvent data of ${data.length} bytes for a name of ${nameLength}`,
     );
   }
   if (data[12 + nameLength] !== 0)
-    throw new LinkError('ReplierBindEvent name is not NUL-terminated');
+    throw new LinkError(LinkErrorCode.FORMAT, 'ReplierBindEvent name is not NUL-terminated');
   return swapBindEventWords(data);
 }
 
@@ -126,12 +161,17 @@ export class LinkDecoder {
         try {
           header = decodeHeader(this.headerBytes, 0, false);
         } catch (err) {
-          throw new LinkError(`bad message header on the link: ${(err as KbusError).message}`, {
-            cause: err,
-          });
+          throw new LinkError(
+            LinkErrorCode.FORMAT,
+            `bad message header on the link: ${(err as KbusError).message}`,
+            {
+              cause: err,
+            },
+          );
         }
         if (header.dataLength > this.maxDataLength) {
           throw new LinkError(
+            LinkErrorCode.TOO_LARGE,
             `message data of ${header.dataLength} bytes is over the limit of ${this.maxDataLength}`,
           );
         }
@@ -153,7 +193,11 @@ export class LinkDecoder {
       try {
         message = decodeBody(body, 0, header, false, true);
       } catch (err) {
-        throw new LinkError(`bad message on the link: ${(err as Error).message}`, { cause: err });
+        throw new LinkError(
+          LinkErrorCode.FORMAT,
+          `bad message on the link: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       if (isBindEvent(message) && message.flags & Flags.SYNTHETIC) {
         message = { ...message, data: bindEventFromLink(message.data) };

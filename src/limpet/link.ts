@@ -3,25 +3,38 @@
  * connects (optionally retrying until its server is up); TCP or a Unix
  * socket, optionally mutual TLS for TCP. Then the greeting.
  */
-import { readFileSync } from 'node:fs';
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat, readFile, unlink } from 'node:fs/promises';
 import {
   connect as netConnect,
   createServer as netServer,
   type Server,
   type Socket,
 } from 'node:net';
-import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
-import { decodeGreeting, encodeGreeting, GREETING_LENGTH, LinkError } from './link-codec.js';
+import { createSecureContext, connect as tlsConnect, createServer as tlsServer } from 'node:tls';
+import {
+  decodeGreeting,
+  encodeGreeting,
+  GREETING_LENGTH,
+  LinkError,
+  LinkErrorCode,
+} from './link-codec.js';
 
 export type LinkAddress =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'unix'; path: string };
 
+/** Paths of the PEM files for mutual TLS. */
 export interface TlsFiles {
   cert: string;
   key: string;
   ca: string;
+}
+
+/** What the TLS files hold, read once at start. */
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
 }
 
 /** Reads `host:port` (TCP) or a path (Unix socket). */
@@ -29,7 +42,9 @@ export function parseLinkAddress(text: string): LinkAddress {
   const m = /^(.*):(\d+)$/.exec(text);
   if (m && !text.includes('/')) {
     const port = Number(m[2]);
-    if (port < 1 || port > 65535) throw new LinkError(`port ${port} is not 1 to 65535`);
+    if (port < 1 || port > 65535) {
+      throw new LinkError(LinkErrorCode.ADDRESS, `port ${port} is not 1 to 65535`);
+    }
     // `[::1]:5000`: the brackets only separate an IPv6 address from the port.
     const host = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
     return { kind: 'tcp', host: host || 'localhost', port };
@@ -37,12 +52,24 @@ export function parseLinkAddress(text: string): LinkAddress {
   return { kind: 'unix', path: text };
 }
 
-function tlsOptions(files: TlsFiles) {
-  return {
-    cert: readFileSync(files.cert),
-    key: readFileSync(files.key),
-    ca: readFileSync(files.ca),
-  };
+/** The address as the log shows it. */
+export function formatLinkAddress(address: LinkAddress): string {
+  return address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
+}
+
+/** Reads the TLS files, once, and checks that they make a usable certificate and key. */
+export async function readTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
+  try {
+    const [cert, key, ca] = await Promise.all([
+      readFile(files.cert),
+      readFile(files.key),
+      readFile(files.ca),
+    ]);
+    createSecureContext({ cert, key, ca });
+    return { cert, key, ca };
+  } catch (err) {
+    throw new LinkError(LinkErrorCode.TLS_FILES, (err as Error).message, { cause: err });
+  }
 }
 
 export interface AcceptedLink {
@@ -54,40 +81,62 @@ export interface AcceptedLink {
 /** The server role: listen, accept one connection, stop listening. */
 export async function acceptLink(
   address: LinkAddress,
-  tls: TlsFiles | undefined,
+  tls: TlsMaterial | undefined,
   onListening: (where: string) => void,
   signal?: AbortSignal,
 ): Promise<AcceptedLink> {
+  signal?.throwIfAborted();
   let server: Server;
   let cleanup = async () => {};
   if (address.kind === 'unix') {
     if (await lstat(address.path).catch(() => undefined)) {
-      throw new LinkError(`${address.path} already exists: remove it or choose another path`);
+      throw new LinkError(
+        LinkErrorCode.PATH_EXISTS,
+        `${address.path} already exists: remove it or choose another path`,
+      );
     }
     server = netServer();
     cleanup = () => unlink(address.path).catch(() => {});
   } else {
-    server = tls
-      ? tlsServer({ ...tlsOptions(tls), requestCert: true, rejectUnauthorized: true })
-      : netServer();
+    server = tls ? tlsServer({ ...tls, requestCert: true, rejectUnauthorized: true }) : netServer();
   }
+  let onAbort = () => {};
   const connected = new Promise<Socket>((resolve, reject) => {
     server.once(tls ? 'secureConnection' : 'connection', (socket: Socket) => resolve(socket));
     server.once('error', reject);
-    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+    onAbort = () => reject(signal!.reason);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // limpet.md section 2: a TCP server listens on all interfaces.
-    if (address.kind === 'unix') server.listen(address.path, resolve);
-    else server.listen(address.port, resolve);
-  });
-  const bound = server.address();
-  onListening(typeof bound === 'string' ? bound : `port ${bound?.port}`);
+  // Awaited below, unless listening fails first.
+  connected.catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   try {
-    const socket = await connected;
-    return { socket, cleanup };
+    const listening = new Promise<void>((resolve) => {
+      // limpet.md section 2: a TCP server listens on all interfaces.
+      if (address.kind === 'unix') server.listen(address.path, resolve);
+      else server.listen(address.port, resolve);
+    });
+    try {
+      // A failure to listen arrives as the server's 'error'.
+      await Promise.race([listening, connected]);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new LinkError(
+        LinkErrorCode.LISTEN,
+        `cannot listen on ${formatLinkAddress(address)}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const bound = server.address();
+    onListening(typeof bound === 'string' ? bound : `port ${bound?.port}`);
+    try {
+      return { socket: await connected, cleanup };
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     // One connection only. A Unix socket path stays until cleanup().
     server.close();
   }
@@ -96,7 +145,7 @@ export async function acceptLink(
 /** The client role: connect, retrying until `retrySeconds` have passed (0: once). */
 export async function connectLink(
   address: LinkAddress,
-  tls: TlsFiles | undefined,
+  tls: TlsMaterial | undefined,
   retrySeconds: number,
   onRetry: (err: Error) => void,
   signal?: AbortSignal,
@@ -104,38 +153,78 @@ export async function connectLink(
   const deadline = Date.now() + retrySeconds * 1000;
   let delay = 100;
   for (;;) {
+    signal?.throwIfAborted();
     try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const socket =
-          address.kind === 'unix'
-            ? netConnect(address.path)
-            : tls
-              ? tlsConnect({ host: address.host, port: address.port, ...tlsOptions(tls) })
-              : netConnect(address.port, address.host);
-        socket.once(tls && address.kind === 'tcp' ? 'secureConnect' : 'connect', () =>
-          resolve(socket),
-        );
-        socket.once('error', reject);
-      });
+      return await connectOnce(address, tls, signal);
     } catch (err) {
-      if (signal?.aborted || Date.now() + delay > deadline) throw err;
+      if (signal?.aborted) throw signal.reason;
+      if (Date.now() + delay > deadline) {
+        throw new LinkError(LinkErrorCode.CONNECT, (err as Error).message, { cause: err });
+      }
       onRetry(err as Error);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay, signal);
       delay = Math.min(delay * 2, 2000);
     }
   }
 }
 
-/** Exchanges greetings; resolves with the peer's network id. */
+function connectOnce(
+  address: LinkAddress,
+  tls: TlsMaterial | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const socket =
+      address.kind === 'unix'
+        ? netConnect(address.path)
+        : tls
+          ? tlsConnect({ host: address.host, port: address.port, ...tls })
+          : netConnect(address.port, address.host);
+    const onAbort = () => socket.destroy(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once(tls && address.kind === 'tcp' ? 'secureConnect' : 'connect', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+  });
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it is aborted. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Exchanges greetings; resolves with the peer's network id (limpet.md section 4). */
 export function greet(
   socket: Socket,
   networkId: number,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<{ peerId: number; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let received = Buffer.alloc(0);
     const timer = setTimeout(
-      () => finish(new LinkError(`no greeting from the peer within ${timeoutMs} ms`)),
+      () =>
+        finish(
+          new LinkError(
+            LinkErrorCode.GREETING_TIMEOUT,
+            `no greeting from the peer within ${timeoutMs} ms`,
+          ),
+        ),
       timeoutMs,
     );
     const onData = (chunk: Buffer) => {
@@ -148,18 +237,32 @@ export function greet(
         finish(err as Error);
       }
     };
-    const onEnd = () => finish(new LinkError('the link closed during the greeting'));
+    const onEnd = () =>
+      finish(new LinkError(LinkErrorCode.GREETING, 'the link closed during the greeting'));
     const onError = (err: Error) =>
-      finish(new LinkError(`the link failed during the greeting: ${err.message}`));
-    function finish(err: Error | undefined, value?: { peerId: number; rest: Buffer }) {
+      finish(
+        new LinkError(
+          LinkErrorCode.GREETING,
+          `the link failed during the greeting: ${err.message}`,
+          { cause: err },
+        ),
+      );
+    const onAbort = () => finish(signal!.reason);
+    function finish(err: unknown, value?: { peerId: number; rest: Buffer }) {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
       socket.pause();
-      if (err) reject(err);
+      if (err !== undefined) reject(err);
       else resolve(value!);
     }
+    if (signal?.aborted) {
+      finish(signal.reason);
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onError);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { normaliseLimpetArgs } from '../../src/cli/commands/limpet.js';
 import { Ksock } from '../../src/client/index.js';
-import { parseLinkAddress } from '../../src/limpet/index.js';
+import { LinkErrorCode, parseLinkAddress } from '../../src/limpet/index.js';
 import { type RunningDaemon, startDaemon } from '../support/daemon.js';
 import {
   assertExit,
@@ -110,6 +110,9 @@ describe('command-line parsing details', () => {
     assert.deepEqual(parseLinkAddress('[::1]:5000'), { kind: 'tcp', host: '::1', port: 5000 });
     assert.deepEqual(parseLinkAddress(':5000'), { kind: 'tcp', host: 'localhost', port: 5000 });
     assert.deepEqual(parseLinkAddress('/tmp/link.sock'), { kind: 'unix', path: '/tmp/link.sock' });
+    for (const bad of ['host:0', 'host:65536']) {
+      assert.throws(() => parseLinkAddress(bad), { code: LinkErrorCode.ADDRESS }, bad);
+    }
   });
 
   test('kbus errno gives the usual meaning of numbers outside the KBUS table too', async () => {

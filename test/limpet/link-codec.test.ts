@@ -13,6 +13,7 @@ import {
   GREETING_LENGTH,
   LinkDecoder,
   LinkError,
+  LinkErrorCode,
 } from '../../src/limpet/index.js';
 import { encodeMessage, type Message, makeMessage } from '../../src/wire/index.js';
 import { fromHex, toHex } from './helpers.js';
@@ -27,13 +28,15 @@ function decodeAll(chunks: Uint8Array[], limit = LIMIT): Message[] {
   return out;
 }
 
-function assertLinkError(fn: () => unknown, pattern?: RegExp): void {
+function assertLinkError(fn: () => unknown, code: LinkErrorCode): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof LinkError, `expected a LinkError, got ${String(err)}`);
-    if (pattern) assert.match(err.message, pattern);
+    assert.equal(err.code, code);
     return true;
   });
 }
+
+const { GREETING, PEER_ID, FORMAT, TOO_LARGE } = LinkErrorCode;
 
 describe('greeting (section 4)', () => {
   test('HELO then the network id, big-endian: 8 bytes', () => {
@@ -54,20 +57,20 @@ describe('greeting (section 4)', () => {
   });
 
   test('a bad greeting is rejected', () => {
-    assertLinkError(() => decodeGreeting(fromHex('48454c5000000001'), 2)); // HELP
-    assertLinkError(() => decodeGreeting(fromHex('68656c6f00000001'), 2)); // helo
-    assertLinkError(() => decodeGreeting(fromHex('0000000148454c4f'), 2)); // swapped
-    assertLinkError(() => decodeGreeting(fromHex('48454c4f000001'), 2)); // 7 bytes
-    assertLinkError(() => decodeGreeting(new Uint8Array(0), 2));
+    assertLinkError(() => decodeGreeting(fromHex('48454c5000000001'), 2), GREETING); // HELP
+    assertLinkError(() => decodeGreeting(fromHex('68656c6f00000001'), 2), GREETING); // helo
+    assertLinkError(() => decodeGreeting(fromHex('0000000148454c4f'), 2), GREETING); // swapped
+    assertLinkError(() => decodeGreeting(fromHex('48454c4f000001'), 2), GREETING); // 7 bytes
+    assertLinkError(() => decodeGreeting(new Uint8Array(0), 2), GREETING);
   });
 
   test('network id 0 is rejected', () => {
-    assertLinkError(() => decodeGreeting(fromHex('48454c4f00000000'), 2));
+    assertLinkError(() => decodeGreeting(fromHex('48454c4f00000000'), 2), PEER_ID);
   });
 
   test("the receiver's own id is rejected", () => {
-    assertLinkError(() => decodeGreeting(fromHex('48454c4f00000002'), 2));
-    assertLinkError(() => decodeGreeting(fromHex('48454c4f01020304'), 0x01020304));
+    assertLinkError(() => decodeGreeting(fromHex('48454c4f00000002'), 2), PEER_ID);
+    assertLinkError(() => decodeGreeting(fromHex('48454c4f01020304'), 0x01020304), PEER_ID);
   });
 });
 
@@ -273,25 +276,26 @@ function headerWith(index: number, value: number): Uint8Array {
 }
 
 describe('LinkDecoder: a bad header breaks the link as soon as its 64 bytes are in (10.1)', () => {
-  const cases: [string, number, number][] = [
-    ['a bad start guard', 0, 0x4b627573],
-    ['a zero start guard', 0, 0],
-    ['a bad end guard (word 15)', 15, 0x7375624b],
-    ['name_len 0', 13, 0],
-    ['name_len 1001', 13, 1001],
-    ['an absurd name_len', 13, 0xffffffff],
-    ['data_len over the limit', 14, LIMIT + 1],
-    ['an absurd data_len', 14, 0xfffffff0],
+  const cases: [string, number, number, LinkErrorCode][] = [
+    ['a bad start guard', 0, 0x4b627573, FORMAT],
+    ['a zero start guard', 0, 0, FORMAT],
+    ['a bad end guard (word 15)', 15, 0x7375624b, FORMAT],
+    ['name_len 0', 13, 0, FORMAT],
+    ['name_len 1001', 13, 1001, FORMAT],
+    ['an absurd name_len', 13, 0xffffffff, FORMAT],
+    ['data_len over the limit', 14, LIMIT + 1, TOO_LARGE],
+    ['an absurd data_len', 14, 0xfffffff0, TOO_LARGE],
   ];
-  for (const [what, index, value] of cases) {
+  for (const [what, index, value, code] of cases) {
     test(what, () => {
       const header = headerWith(index, value);
       // 63 bytes are not yet a header: nothing happens.
       const decoder = new LinkDecoder(LIMIT);
       decoder.push(header.subarray(0, 63), () => assert.fail('no message expected'));
       // The 64th byte completes it: LinkError at once, without the rest of the frame.
-      assertLinkError(() =>
-        decoder.push(header.subarray(63), () => assert.fail('no message expected')),
+      assertLinkError(
+        () => decoder.push(header.subarray(63), () => assert.fail('no message expected')),
+        code,
       );
     });
   }
@@ -300,7 +304,7 @@ describe('LinkDecoder: a bad header breaks the link as soon as its 64 bytes are 
     const decoder = new LinkDecoder(LIMIT);
     const header = headerWith(14, LIMIT + 1);
     for (let i = 0; i < 63; i++) decoder.push(header.subarray(i, i + 1), () => {});
-    assertLinkError(() => decoder.push(header.subarray(63), () => {}));
+    assertLinkError(() => decoder.push(header.subarray(63), () => {}), TOO_LARGE);
   });
 
   test('name_len 1000 and data_len at the limit are accepted', () => {
@@ -309,23 +313,23 @@ describe('LinkDecoder: a bad header breaks the link as soon as its 64 bytes are 
     const [back] = decodeAll([encodeLinkMessage(m)], 100);
     assert.equal(back!.name, name);
     assert.equal(back!.data.length, 100);
-    assertLinkError(() => decodeAll([encodeLinkMessage(m)], 99));
+    assertLinkError(() => decodeAll([encodeLinkMessage(m)], 99), TOO_LARGE);
   });
 
   test('the limit is on data bytes, not the whole frame', () => {
     const m = makeMessage({ name: '$.Q', data: new Uint8Array(16) });
     assert.equal(decodeAll([encodeLinkMessage(m)], 16).length, 1);
-    assertLinkError(() => decodeAll([encodeLinkMessage(m)], 15));
+    assertLinkError(() => decodeAll([encodeLinkMessage(m)], 15), TOO_LARGE);
   });
 
   test('a bad final end guard breaks the link', () => {
     const bytes = fromHex(REQUEST_HEX);
     bytes[bytes.length - 1] = 0;
-    assertLinkError(() => decodeAll([bytes]));
+    assertLinkError(() => decodeAll([bytes]), FORMAT);
   });
 
   test('a little-endian frame (as on the daemon socket) is refused', () => {
-    assertLinkError(() => decodeAll([encodeMessage(REQUEST, true)]));
+    assertLinkError(() => decodeAll([encodeMessage(REQUEST, true)]), FORMAT);
   });
 });
 
@@ -348,26 +352,27 @@ describe('LinkDecoder: malformed ReplierBindEvent data breaks the link (10.1)', 
   });
 
   test('too short: under the three words', () => {
-    assertLinkError(() => decodeAll([bindEventFrame(fromHex('00000001' + '00000004'))]));
-    assertLinkError(() =>
-      decodeAll([bindEventFrame(fromHex('000000010000000400000003').subarray(0, 11))]),
+    assertLinkError(() => decodeAll([bindEventFrame(fromHex('00000001' + '00000004'))]), FORMAT);
+    assertLinkError(
+      () => decodeAll([bindEventFrame(fromHex('000000010000000400000003').subarray(0, 11))]),
+      FORMAT,
     );
   });
 
   test('data_len other than 12 + the padded name', () => {
     // name_len 3 pads to 4: data_len must be 16.
     const long = fromHex('00000001' + '00000004' + '00000003' + '242e5100' + '00000000');
-    assertLinkError(() => decodeAll([bindEventFrame(long)]));
+    assertLinkError(() => decodeAll([bindEventFrame(long)]), FORMAT);
     const shortName = fromHex('00000001' + '00000004' + '00000007' + '242e5100');
-    assertLinkError(() => decodeAll([bindEventFrame(shortName)]));
+    assertLinkError(() => decodeAll([bindEventFrame(shortName)]), FORMAT);
     const noName = fromHex('00000001' + '00000004' + '00000003');
-    assertLinkError(() => decodeAll([bindEventFrame(noName)]));
+    assertLinkError(() => decodeAll([bindEventFrame(noName)]), FORMAT);
   });
 
   test('no NUL after the name', () => {
     // name_len 4 pads to 8: '$.QR' then a non-zero byte where the NUL goes.
     const data = fromHex('00000001' + '00000004' + '00000004' + '242e5152' + '41000000');
-    assertLinkError(() => decodeAll([bindEventFrame(data)]));
+    assertLinkError(() => decodeAll([bindEventFrame(data)]), FORMAT);
     const good = fromHex('00000001' + '00000004' + '00000004' + '242e5152' + '00000000');
     assert.equal(decodeAll([bindEventFrame(good)]).length, 1);
   });

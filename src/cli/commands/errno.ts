@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { Command } from 'commander';
 import { errnoInfo } from '../../wire/index.js';
-import { CliError, ExitCode } from '../common.js';
+import { CliError, CliErrorCode } from '../common.js';
 
 const systemNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, number]) => [number, name]),
@@ -43,7 +43,10 @@ export function explainErrno(key: string): string {
     }
   }
   if (number === undefined || name === undefined) {
-    throw new CliError(`'${key}' is not an error number or name this system knows`, ExitCode.USAGE);
+    throw new CliError(
+      CliErrorCode.USAGE,
+      `'${key}' is not an error number or name this system knows`,
+    );
   }
   const hex = `0x${number.toString(16)}`;
   const system = getSystemErrorMap().get(-number)?.[1];

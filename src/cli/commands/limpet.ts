@@ -1,6 +1,23 @@
 import { Command, Option } from 'commander';
-import { parseLinkAddress, runLimpet } from '../../limpet/index.js';
-import { CliError, ExitCode, type GlobalOptions, parseInteger, socketPath } from '../common.js';
+import {
+  Limpet,
+  LimpetError,
+  LimpetErrorCode,
+  type LimpetOptions,
+  type LimpetResult,
+  LimpetStop,
+  LinkError,
+  LinkErrorCode,
+  parseLinkAddress,
+} from '../../limpet/index.js';
+import {
+  CliError,
+  CliErrorCode,
+  ExitCode,
+  type GlobalOptions,
+  parseInteger,
+  socketPath,
+} from '../common.js';
 
 /** The original runlimpet spelled long switches with one dash: `-server -id 2 -kbus 0`. */
 const ORIGINAL_SWITCHES = new Map([
@@ -28,7 +45,7 @@ export function normaliseLimpetArgs(argv: string[]): string[] {
 function seconds(text: string, what: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) {
-    throw new CliError(`${what} takes a number of seconds, not '${text}'`, ExitCode.USAGE);
+    throw new CliError(CliErrorCode.USAGE, `${what} takes a number of seconds, not '${text}'`);
   }
   return value;
 }
@@ -93,52 +110,96 @@ Examples:
     .action(async (address: string, o: LimpetSwitches) => {
       const g = globals();
       if (!o.server === !o.client)
-        throw new CliError('choose one role: --server (-s) or --client (-c)', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, 'choose one role: --server (-s) or --client (-c)');
       const role = o.server ? 'server' : 'client';
       const tlsParts = [o.tlsCert, o.tlsKey, o.tlsCa];
       if (tlsParts.some((p) => p !== undefined) && tlsParts.some((p) => p === undefined)) {
         throw new CliError(
+          CliErrorCode.USAGE,
           'mutual TLS needs all of --tls-cert, --tls-key and --tls-ca',
-          ExitCode.USAGE,
         );
       }
       let link: ReturnType<typeof parseLinkAddress>;
       try {
         link = parseLinkAddress(address);
       } catch (err) {
-        throw new CliError((err as Error).message, ExitCode.USAGE);
+        throw startFailure(err);
       }
       if (o.tlsCert && link.kind !== 'tcp')
-        throw new CliError('TLS is for TCP links only', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, 'TLS is for TCP links only');
       const controller = new AbortController();
+      const verbosity = parseInteger(o.verbosity, '--verbosity', 0, 2);
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const options: LimpetOptions = {
+        role,
+        address: link,
+        networkId: o.id === undefined ? (role === 'server' ? 2 : 1) : parseInteger(o.id, '--id', 1),
+        socket: socketPath(g),
+        device: o.kbus === undefined ? g.device : parseInteger(o.kbus, '--kbus', 0, 255),
+        filter: o.message,
+        terminationName: o.termination,
+        verbosity,
+        retrySeconds: o.retry === undefined ? 0 : seconds(o.retry, '--retry'),
+        maxMessages: parseInteger(o.maxMessages, '--max-messages', 1),
+        maxDataLength: parseInteger(o.maxMessageSize, '--max-message-size', 0, 2 ** 30),
+        greetingTimeoutMs: seconds(o.greetingTimeout, '--greeting-timeout') * 1000,
+        tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey!, ca: o.tlsCa! } : undefined,
+        log,
+        signal: controller.signal,
+      };
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        process.exitCode = await runLimpet({
-          role,
-          address: link,
-          networkId:
-            o.id === undefined ? (role === 'server' ? 2 : 1) : parseInteger(o.id, '--id', 1),
-          socket: socketPath(g),
-          device: o.kbus === undefined ? g.device : parseInteger(o.kbus, '--kbus', 0, 255),
-          filter: o.message,
-          terminationName: o.termination,
-          verbosity: parseInteger(o.verbosity, '--verbosity', 0, 2),
-          retrySeconds: o.retry === undefined ? 0 : seconds(o.retry, '--retry'),
-          maxMessages: parseInteger(o.maxMessages, '--max-messages', 1),
-          maxDataLength: parseInteger(o.maxMessageSize, '--max-message-size', 0, 2 ** 30),
-          greetingTimeoutMs: seconds(o.greetingTimeout, '--greeting-timeout') * 1000,
-          tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey!, ca: o.tlsCa! } : undefined,
-          signal: controller.signal,
-        });
-      } catch (err) {
-        // Stopped by a signal while still waiting for the peer: a clean stop.
-        if (!controller.signal.aborted) throw err;
-        process.exitCode = 0;
+        let limpet: Limpet;
+        try {
+          limpet = await Limpet.start(options);
+        } catch (err) {
+          // Stopped by a signal while still waiting for the peer: a clean stop.
+          if (controller.signal.aborted) return;
+          throw startFailure(err);
+        }
+        const code = exitCodeOf(await limpet.closed);
+        if (verbosity >= 1) log(`limpet ${limpet.networkId}: link down (exit ${code})`);
+        process.exitCode = code;
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
       }
     });
+}
+
+/** The exit code for how a Limpet stopped (limpet.md, "Stopping and exit codes"). */
+export function exitCodeOf(result: LimpetResult): number {
+  switch (result.reason) {
+    case LimpetStop.TERMINATED:
+    case LimpetStop.ABORTED:
+    case LimpetStop.CLOSED:
+      return ExitCode.OK;
+    default:
+      return ExitCode.FAILURE;
+  }
+}
+
+/**
+ * What `kbus` reports for a Limpet that could not start: a bad address or
+ * option is a usage error (64); a failure of the system, of TLS or of the
+ * daemon is reported as itself, so that it exits with its errno; any other
+ * failure to make the link (the greeting, the peer's id, a path that
+ * exists) exits 1.
+ */
+export function startFailure(err: unknown): unknown {
+  if (!(err instanceof LinkError || err instanceof LimpetError)) return err;
+  switch (err.code) {
+    case LinkErrorCode.ADDRESS:
+    case LimpetErrorCode.OPTIONS:
+      return new CliError(CliErrorCode.USAGE, err.message, { cause: err });
+    case LinkErrorCode.LISTEN:
+    case LinkErrorCode.CONNECT:
+    case LinkErrorCode.TLS_FILES:
+    case LimpetErrorCode.DAEMON:
+      return err.cause ?? err;
+    default:
+      return new CliError(CliErrorCode.FAILED, err.message, { cause: err });
+  }
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import {
   CliError,
+  CliErrorCode,
   colours,
-  ExitCode,
   type GlobalOptions,
   openKsock,
   outputClosed,
@@ -72,7 +72,7 @@ Examples:
         }
         // The loop also ends when kbusd goes away: say so, unlike a Ctrl-C.
         if (seen < count && !interrupt.signal.aborted) {
-          throw new CliError('the connection to kbusd closed', ExitCode.FAILURE);
+          throw new CliError(CliErrorCode.DAEMON_GONE, 'the connection to kbusd closed');
         }
       } finally {
         interrupt.dispose();

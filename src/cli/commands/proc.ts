@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, ExitCode, type GlobalOptions, openKsock } from '../common.js';
+import { CliError, CliErrorCode, type GlobalOptions, openKsock } from '../common.js';
 import { interruptSignal } from './listen.js';
 
 async function showRepeatedly(read: () => Promise<string>, intervalSeconds: number): Promise<void> {
@@ -59,7 +59,7 @@ The Ksock running this command is listed too. Examples:
     .action(async (options: { watch?: boolean; interval: string }) => {
       const interval = Number(options.interval);
       if (!(interval > 0))
-        throw new CliError('--interval takes a number of seconds above 0', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, '--interval takes a number of seconds above 0');
       const ksock = await openKsock(globals(), 'r');
       try {
         if (options.watch) await showRepeatedly(() => ksock.stats(), interval);

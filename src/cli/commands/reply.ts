@@ -7,8 +7,8 @@ import type { KbusMessage } from '../../client/index.js';
 import { formatId, isKbusError } from '../../wire/index.js';
 import {
   CliError,
+  CliErrorCode,
   colours,
-  ExitCode,
   type GlobalOptions,
   openKsock,
   parseInteger,
@@ -75,14 +75,14 @@ Examples:
     .action(async (name: string, command: string[], options: { count?: string }) => {
       const g = globals();
       if (command.length === 0)
-        throw new CliError('give the command to run after --', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, 'give the command to run after --');
       const count =
         options.count === undefined ? Infinity : parseInteger(options.count, '--count', 1);
       // Say so now rather than after taking a request that cannot be answered.
       if (!(await runnable(command[0]!))) {
         throw new CliError(
+          CliErrorCode.USAGE,
           `cannot run '${command[0]}': not found or not executable`,
-          ExitCode.USAGE,
         );
       }
       const c = colours(process.stderr);
@@ -121,7 +121,7 @@ Examples:
           if (++answered >= count) break;
         }
         if (answered < count && !interrupt.signal.aborted) {
-          throw new CliError('the connection to kbusd closed', ExitCode.FAILURE);
+          throw new CliError(CliErrorCode.DAEMON_GONE, 'the connection to kbusd closed');
         }
       } finally {
         interrupt.dispose();

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Flags } from '../../wire/index.js';
 import {
   CliError,
+  CliErrorCode,
   colours,
   ExitCode,
   type GlobalOptions,
@@ -43,13 +44,13 @@ Examples:
         const bytes = await messageData(data, options);
         const flags = sendFlags(options);
         if (flags & Flags.ALL_OR_WAIT)
-          throw new CliError('--all-or-wait is not supported for requests', ExitCode.USAGE);
+          throw new CliError(CliErrorCode.USAGE, '--all-or-wait is not supported for requests');
         const to = options.to === undefined ? undefined : parseInteger(String(options.to), '--to');
         let finalTo: { networkId: number; localId: number } | undefined;
         if (options.finalTo !== undefined) {
           const [network, ksock, ...rest] = String(options.finalTo).split(':');
           if (network === undefined || ksock === undefined || rest.length > 0) {
-            throw new CliError('--final-to takes NETWORK:KSOCK, e.g. 2:4', ExitCode.USAGE);
+            throw new CliError(CliErrorCode.USAGE, '--final-to takes NETWORK:KSOCK, e.g. 2:4');
           }
           finalTo = {
             networkId: parseInteger(network, '--final-to'),
@@ -58,7 +59,7 @@ Examples:
         }
         const timeout = options.timeout === undefined ? undefined : Number(options.timeout) * 1000;
         if (timeout !== undefined && !(timeout > 0))
-          throw new CliError('--timeout takes a number of seconds above 0', ExitCode.USAGE);
+          throw new CliError(CliErrorCode.USAGE, '--timeout takes a number of seconds above 0');
         const ksock = await openKsock(g);
         try {
           const reply = await ksock.request(name, bytes, { to, finalTo, flags, timeout });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Flags } from '../../wire/index.js';
 import {
   CliError,
-  ExitCode,
+  CliErrorCode,
   type GlobalOptions,
   messageData,
   openKsock,
@@ -21,7 +21,10 @@ interface SendOptions {
 /** Flags from the send switches (both ALL_OR_* together are refused, as KBUS does). */
 export function sendFlags(options: SendOptions): number {
   if (options.allOrFail && options.allOrWait) {
-    throw new CliError('--all-or-fail and --all-or-wait cannot be used together', ExitCode.USAGE);
+    throw new CliError(
+      CliErrorCode.USAGE,
+      '--all-or-fail and --all-or-wait cannot be used together',
+    );
   }
   let flags = options.flags === undefined ? 0 : parseInteger(options.flags, '--flags');
   if (options.urgent) flags |= Flags.URGENT;

@@ -1,7 +1,14 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { Ksock } from '../../client/index.js';
-import { CliError, ExitCode, type GlobalOptions, openKsock, parseInteger } from '../common.js';
+import {
+  CliError,
+  CliErrorCode,
+  ExitCode,
+  type GlobalOptions,
+  openKsock,
+  parseInteger,
+} from '../common.js';
 
 interface SpeedOptions {
   listeners: string;
@@ -129,7 +136,7 @@ Examples:
         count: parseInteger(options.count, '--count', 1, 100_000_000),
         window: parseInteger(options.window, '--window', 1, 1_000_000),
       };
-      if (settings.size < 8) throw new CliError('--size must be at least 8', ExitCode.USAGE);
+      if (settings.size < 8) throw new CliError(CliErrorCode.USAGE, '--size must be at least 8');
       const total = settings.count * settings.listeners;
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(

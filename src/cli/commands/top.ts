@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { CliError, ExitCode, type GlobalOptions, openKsock, socketPath } from '../common.js';
+import { CliError, CliErrorCode, type GlobalOptions, openKsock, socketPath } from '../common.js';
 import { type BindingRecord, type DeviceStats, parseBindings, parseStats } from '../proc-parse.js';
 
 const ENTER = '\x1b[?1049h\x1b[?25l';
@@ -112,11 +112,11 @@ Examples:
       const g = globals();
       const interval = Number(options.interval);
       if (!(interval > 0))
-        throw new CliError('--interval takes a number of seconds above 0', ExitCode.USAGE);
+        throw new CliError(CliErrorCode.USAGE, '--interval takes a number of seconds above 0');
       if (!process.stdout.isTTY || !process.stdin.isTTY) {
         throw new CliError(
+          CliErrorCode.USAGE,
           "kbus top needs a terminal; in a script, use 'kbus stats'",
-          ExitCode.USAGE,
         );
       }
       const ksock = await openKsock(g, 'r');

@@ -1,0 +1,183 @@
+/**
+ * A running Limpet's two directions, bus to link and link to bus (limpet.md
+ * section 5), each in strict arrival order, neither waiting for the other.
+ */
+import type { Socket } from 'node:net';
+import type { Ksock } from '../client/index.js';
+import {
+  Flags,
+  formatId,
+  isKbusError,
+  isReply,
+  type Message,
+  MessageNames,
+} from '../wire/index.js';
+import { bindEventOf, type LimpetCore } from './core.js';
+import type { LimpetResult } from './limpet.js';
+import { encodeLinkMessage, LinkDecoder, type LinkError } from './link-codec.js';
+import type { ProxyRepliers } from './proxies.js';
+
+/** Link traffic waiting for the bus before we stop reading the link. */
+const LINK_BACKLOG = 1000;
+
+export interface Relay {
+  /** The link, after the greeting. */
+  socket: Socket;
+  /** What the link carried after the peer's greeting, in the same read. */
+  early: Buffer;
+  /** The Limpet's Ksock, set up. */
+  bus: Ksock;
+  core: LimpetCore;
+  proxies: ProxyRepliers;
+  maxDataLength: number;
+  log: (line: string) => void;
+  trace: (line: string) => void;
+  /** Stops the Limpet; the first call decides the result. */
+  stop: (result: LimpetResult) => void;
+  /** True once the Limpet is stopping. */
+  stopping: () => boolean;
+}
+
+/** Starts both directions; resolves when the bus side has ended (after the Ksock closes). */
+export function relay(r: Relay): Promise<void> {
+  const { socket, bus, core, proxies, log, trace, stop, stopping } = r;
+  const K = bus.id;
+
+  let corked = false;
+  const sendToLink = (message: Message) => {
+    trace(`bus -> link: ${message.name} ${formatId(message.id)}`);
+    // What the bus hands over in one go leaves in one write (one segment,
+    // not one a message): held until the microtasks now running are done.
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    if (!socket.write(encodeLinkMessage(message))) {
+      // Reading from the bus waits while the link is full.
+      return new Promise<void>((resolve) => socket.once('drain', resolve));
+    }
+    return undefined;
+  };
+
+  const busToLink = (async () => {
+    try {
+      for await (const message of bus) {
+        const action = core.fromBus(message);
+        if (message.name === MessageNames.REPLIER_BIND_EVENT && message.isSynthetic) {
+          const event = bindEventOf(message);
+          if (event && !event.isBind && event.binder !== K) proxies.localReplierUnbound(event.name);
+        }
+        if (action.kind === 'stop') {
+          log(`termination message ${message.name}: stopping`);
+          stop({ reason: 'terminated', name: message.name });
+          return;
+        }
+        if (action.kind === 'drop') {
+          trace(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
+        } else if (action.kind === 'inject') {
+          bus
+            .send(action.message)
+            .catch((err: Error) => log(`self-loop answer failed: ${err.message}`));
+        } else {
+          const waiting = sendToLink(action.message);
+          if (waiting) await waiting;
+        }
+      }
+      if (!stopping()) log('lost the daemon connection');
+      stop({ reason: 'daemon-lost' });
+    } catch (err) {
+      if (!bus.closed) log(`bus side failed: ${(err as Error).message}`);
+      stop({ reason: 'daemon-lost', error: err as Error });
+    }
+  })();
+
+  // Link to bus: in arrival order; sends are pipelined. Only a Request
+  // waits (to ask who its replier is); while one does, what follows it
+  // queues behind it. Everything else is handled at once, so the messages
+  // of one read from the link reach the bus in one write.
+  let chain: Promise<void> = Promise.resolve();
+  let backlog = 0;
+  /** A Request waits to ask who its replier is; nothing else does. */
+  const waits = (message: Message) =>
+    message.name !== MessageNames.REPLIER_BIND_EVENT &&
+    !isReply(message) &&
+    (message.flags & Flags.WANT_A_REPLY) !== 0;
+  const fromLinkNow = (message: Message): void => {
+    trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    if (message.name === MessageNames.REPLIER_BIND_EVENT) {
+      // Section 10.2: a bind event without SYNTHETIC is not genuine.
+      if (!(message.flags & Flags.SYNTHETIC)) return;
+      const event = bindEventOf(message);
+      if (event) proxies.peerReplier(event.name, event.isBind);
+      return;
+    }
+    if (isReply(message)) {
+      const reply = core.replyFromLink(message);
+      if (reply === undefined) {
+        trace(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
+        return;
+      }
+      bus
+        .send(reply)
+        .catch((err: Error) =>
+          log(`relaying reply ${formatId(message.id)} failed: ${err.message}`),
+        );
+      return;
+    }
+    bus
+      .send(core.otherFromLink(message))
+      .catch((err: Error) => log(`injecting ${message.name} failed: ${err.message}`));
+  };
+  const requestFromLink = async (message: Message) => {
+    trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    const replier = await bus.replier(message.name);
+    const decision = core.requestFromLink(message, replier);
+    if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
+    if (decision.kind === 'answer') {
+      sendToLink(decision.message);
+      return;
+    }
+    bus.send(decision.message).catch((err: unknown) => {
+      const errno = isKbusError(err) ? err.errno : 22;
+      sendToLink(core.remoteError(message, errno));
+    });
+  };
+  const failed = (err: Error) => {
+    if (!bus.closed) log(`link message failed: ${err.message}`);
+  };
+  const fromLink = (message: Message) => {
+    if (backlog === 0 && !waits(message)) {
+      try {
+        fromLinkNow(message);
+      } catch (err) {
+        failed(err as Error);
+      }
+      return;
+    }
+    backlog++;
+    if (backlog > LINK_BACKLOG) socket.pause();
+    chain = chain
+      .then(() => (waits(message) ? requestFromLink(message) : fromLinkNow(message)))
+      .catch(failed)
+      .finally(() => {
+        if (--backlog <= LINK_BACKLOG / 2 && socket.isPaused()) socket.resume();
+      });
+  };
+  const decoder = new LinkDecoder(r.maxDataLength);
+  const onLinkData = (chunk: Buffer) => {
+    try {
+      decoder.push(chunk, fromLink);
+    } catch (err) {
+      log(`link broken: ${(err as LinkError).message}`);
+      stop({ reason: 'link-broken', error: err as LinkError });
+    }
+  };
+  socket.on('data', onLinkData);
+  if (r.early.length > 0) onLinkData(r.early);
+  socket.resume();
+  return busToLink;
+}
