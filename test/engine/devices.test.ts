@@ -15,7 +15,7 @@ import {
   makeMessage,
   OpenMode,
 } from './api.js';
-import { nextOf, throwsCode } from './b-support.js';
+import { next, throwsCode } from './support.js';
 
 describe('independent devices', () => {
   // Kbus.txt "The KBUS devices": "Each KBUS device is independent - messages
@@ -280,7 +280,7 @@ describe('VERBOSE', () => {
     const listener = engine.open(1);
     listener.bind('$.Fred');
     sender.sendMessage({ name: '$.Fred' });
-    assert.equal(nextOf(listener).name, '$.Fred');
+    assert.equal(next(listener).name, '$.Fred');
     assert.deepEqual(lines, []);
   });
 });

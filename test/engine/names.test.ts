@@ -1,11 +1,11 @@
 /**
- * Part A: message names, as BIND, UNBIND and SEND check them (Kbus.txt
+ * Message names, as BIND, UNBIND and SEND check them (Kbus.txt
  * "Message names", "Limits", "Error numbers").
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertEmpty, drain, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
 import { Engine, encodeMessage, Flags, makeMessage } from './api.js';
+import { assertEmpty, drain, nameOfLength, next, sendRequest, throwsCode } from './support.js';
 
 // Names that break `name := '$.' [ word '.' ]+ ( word | '*' | '%' )`, with
 // `word := alphanumerics` (Kbus.txt "Message names"; kbus.c kbus_bad_message_name).

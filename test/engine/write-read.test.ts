@@ -17,7 +17,7 @@ import {
   makeMessage,
   OpenMode,
 } from './api.js';
-import { ascii, nextOf, setWord, throwsCode } from './b-support.js';
+import { ascii, next, setWord, throwsCode } from './support.js';
 
 function pair() {
   const engine = new Engine();
@@ -57,7 +57,7 @@ describe('WRITE and SEND', () => {
       writeInPieces(sender, encodeMessage(makeMessage({ name: '$.Fred', data })), size);
       const id = sender.send();
       assert.deepEqual(sender.lastSent(), id);
-      const got = nextOf(listener);
+      const got = next(listener);
       assert.deepEqual(got.id, id);
       assert.equal(got.name, '$.Fred');
       assert.deepEqual(got.data, data);
@@ -182,7 +182,7 @@ describe('DISCARD', () => {
     sender.write(encodeMessage(makeMessage({ name: '$.Fred', data: ascii('second') })));
     sender.send();
     assert.equal(listener.numMessages(), 1);
-    assert.equal(Buffer.from(nextOf(listener).data).toString(), 'second');
+    assert.equal(Buffer.from(next(listener).data).toString(), 'second');
   });
 
   // Kbus.txt "IOCTLS" DISCARD with nothing written has nothing to throw away.
@@ -191,7 +191,7 @@ describe('DISCARD', () => {
     sender.discard();
     throwsCode(() => sender.send(), 'ENOMSG');
     const id = sender.sendMessage({ name: '$.Fred' });
-    assert.deepEqual(nextOf(listener).id, id);
+    assert.deepEqual(next(listener).id, id);
   });
 });
 
@@ -300,7 +300,7 @@ describe('NEXTREAD and NEXTREADS', () => {
     const second = sender.sendMessage({ name: '$.Fred', data: ascii('second') });
     listener.nextMsg();
     listener.read(3);
-    assert.deepEqual(nextOf(listener).id, second);
+    assert.deepEqual(next(listener).id, second);
     assert.equal(listener.lenLeft(), 0);
     assert.equal(listener.read(10).length, 0);
   });
@@ -391,7 +391,7 @@ describe('open modes and size limits', () => {
     const listener = engine.open(0, OpenMode.READ);
     listener.bind('$.Fred');
     const id = writer.sendMessage({ name: '$.Fred' });
-    assert.deepEqual(nextOf(listener).id, id);
+    assert.deepEqual(next(listener).id, id);
   });
 
   // protocol.md "Points ... settled": the daemon's maximum message size is
