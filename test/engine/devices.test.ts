@@ -15,7 +15,7 @@ import {
   makeMessage,
   OpenMode,
 } from './api.js';
-import { next, throwsCode } from './support.js';
+import { next, sendWritten, throwsCode } from './support.js';
 
 describe('independent devices', () => {
   // Kbus.txt "The KBUS devices": "Each KBUS device is independent - messages
@@ -167,7 +167,7 @@ describe('closed Ksocks', () => {
   const bytes = encodeMessage(makeMessage({ name: '$.Fred' }));
   const operations: [string, (k: Ksock) => unknown][] = [
     ['WRITE', (k) => k.write(bytes)],
-    ['SEND', (k) => k.send()],
+    ['SEND', (k) => sendWritten(k)],
     ['DISCARD', (k) => k.discard()],
     ['SENDMSG', (k) => k.sendMessage({ name: '$.Fred' })],
     ['sendBytes', (k) => k.sendBytes(bytes)],

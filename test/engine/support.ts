@@ -24,6 +24,14 @@ export function throwsCode(fn: () => unknown, code: ErrnoName, what?: string): v
   });
 }
 
+/**
+ * SEND of what has been written (Kbus.txt "Senders": WRITE, then SEND).
+ * The one place these tests call it, so the method's name lives here only.
+ */
+export function sendWritten(ksock: Ksock): MessageId {
+  return ksock.send();
+}
+
 /** Pops every queued message (NEXTREAD until there is none; each counts as read). */
 export function drain(ksock: Ksock): Message[] {
   const out: Message[] = [];
