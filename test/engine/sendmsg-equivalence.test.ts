@@ -22,7 +22,7 @@ import {
   makeMessage,
   NO_ID,
 } from './api.js';
-import { sendWritten, setWord } from './support.js';
+import { cutAt, sendWritten, setWord } from './support.js';
 
 /** Small enough that over-long messages are cheap to make, big enough for a 1000-character name. */
 const MAX_MESSAGE_SIZE = 2048;
@@ -66,18 +66,6 @@ function outcome(send: () => MessageId): Outcome {
     if (err instanceof KbusError) return { errno: err.code };
     throw err;
   }
-}
-
-/** `bytes` cut at the given offsets (taken modulo its length plus one). */
-function cutAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const pieces: Uint8Array[] = [];
-  let from = 0;
-  for (const to of [...points, bytes.length]) {
-    pieces.push(bytes.subarray(from, to));
-    from = to;
-  }
-  return pieces;
 }
 
 /** WRITE of each piece, then SEND: the errno of the first step that fails, or SEND's id. */

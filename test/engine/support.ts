@@ -13,7 +13,7 @@ import {
   type MessageInit,
 } from './api.js';
 
-export { ascii, setWord } from '../wire/support.js';
+export { ascii, cutAt, setWord } from '../wire/support.js';
 
 /** Asserts that `fn` throws a KbusError whose `.code` is `code`; `what` names the case. */
 export function throwsCode(fn: () => unknown, code: ErrnoName, what?: string): void {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { encodeFrame, type Frame, FrameDecoder, FrameError, Op } from './frame-codec.js';
-import { fromHex, hex, RUNS, toHex, u32 } from './support.js';
+import { cutAt, fromHex, hex, RUNS, toHex, u32 } from './support.js';
 
 /** A frame as the tests compare it: the payload copied out as hex. */
 interface Decoded {
@@ -52,18 +52,6 @@ function decodeChunks(limit: number, chunks: Iterable<Uint8Array>): Decoded[] {
   const { frames, push } = collector(limit);
   for (const chunk of chunks) push(chunk);
   return frames;
-}
-
-/** `bytes` cut at the given offsets (any order, repeats and out-of-range values allowed). */
-function cutAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const pieces: Uint8Array[] = [];
-  let from = 0;
-  for (const to of [...points, bytes.length]) {
-    pieces.push(bytes.subarray(from, to));
-    from = to;
-  }
-  return pieces;
 }
 
 function* oneByteAtATime(bytes: Uint8Array): Generator<Uint8Array> {
