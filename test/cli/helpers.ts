@@ -8,12 +8,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Ksock } from '../../src/client/index.js';
 import { ROOT } from '../support/daemon.js';
+import { DEADLINE_MS, waitFor, within } from '../support/wait.js';
+
+export { DEADLINE_MS, waitFor, within };
 
 export const KBUS = join(ROOT, 'bin', 'kbus');
 export const FIXTURES = join(ROOT, 'test', 'cli', 'fixtures');
-
-/** Generous: the suite must hold on a loaded two-core machine. */
-export const DEADLINE_MS = 20_000;
 
 export interface RunOptions {
   /** Given as KBUS_SOCKET in the environment (not as --socket). */
@@ -188,37 +188,6 @@ export async function killStragglers(): Promise<void> {
   }
   running.clear();
   await within(Promise.all(waits), 'stray kbus processes to die');
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = DEADLINE_MS,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Rejects with a clear message if `promise` does not settle in time. */
-export async function within<T>(promise: Promise<T>, what: string, timeoutMs = DEADLINE_MS) {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function escapeRegExp(text: string): string {

@@ -38,6 +38,7 @@ import {
   makeMessage,
   Poll,
 } from '../../src/wire/index.js';
+import { within } from '../support/wait.js';
 
 /** A running bus: a way to open Ksocks on it, and to stop it. */
 export interface Bus {
@@ -73,19 +74,6 @@ async function rejectsWithTimeout(promise: Promise<unknown>): Promise<void> {
     assert.equal((err as Error).name, 'TimeoutError', String(err));
     return true;
   });
-}
-
-/** `promise`, or a rejection if it has not settled within WAIT ms. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`waited ${WAIT} ms for ${what}`)), WAIT);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The next message, streamed (bounded wait). */
@@ -1756,9 +1744,9 @@ export function conformance(label: string, start: BusFactory): void {
         }
       })();
       await sender.announce('$.I', 'before close');
-      await within(first, 'the first message');
+      await within(first, 'the first message', WAIT);
       await l.close();
-      await within(loop, 'the end of the loop');
+      await within(loop, 'the end of the loop', WAIT);
       assert.deepEqual(got, ['before close']);
     });
 

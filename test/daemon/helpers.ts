@@ -12,40 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { Ksock, Status } from '../../src/client/index.js';
 import { Errno, type ErrnoName, encodeFrame, FrameDecoder, Op } from '../../src/internal.js';
 import { KBUSD } from '../support/daemon.js';
+import { waitFor, within } from '../support/wait.js';
+
+export { waitFor, within };
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const FIXTURES = join(HERE, 'fixtures');
-
-/** Polls `condition` every 10 ms until it holds; fails after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Rejects with a clear message if `promise` does not settle in time. */
-export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Resident memory of a process in kB (/proc/<pid>/status VmRSS). */
 export function rssKb(pid: number): number {

@@ -10,11 +10,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type KbusMessage, Ksock, Status } from '../../src/client/index.js';
 import { ROOT, type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
+import { DEADLINE_MS, waitFor, within } from '../support/wait.js';
+
+export { DEADLINE_MS, waitFor, within };
 
 export const KBUS = join(ROOT, 'bin', 'kbus');
-
-/** Generous: the suite must hold on a loaded two-core machine. */
-export const DEADLINE_MS = 20_000;
 
 export function fromHex(text: string): Uint8Array {
   const clean = text.replace(/\s+/g, '');
@@ -23,41 +23,6 @@ export function fromHex(text: string): Uint8Array {
 
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
-}
-
-/** Polls `condition` every 10 ms until it holds; fails after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = DEADLINE_MS,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Rejects with a clear message if `promise` does not settle in time. */
-export async function within<T>(
-  promise: Promise<T>,
-  what: string | (() => string),
-  timeoutMs = DEADLINE_MS,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const text = typeof what === 'string' ? what : what();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${text}`));
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A TCP port that was free a moment ago (listen on 0, close). */

@@ -47,19 +47,25 @@ export function kbusErrorOf(fn: () => unknown): KbusError | undefined {
   }
 }
 
+/** `bytes` cut at the given offsets (any order, repeats allowed; each taken modulo length + 1). */
+export function cutAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const pieces: Uint8Array[] = [];
+  let from = 0;
+  for (const to of [...points, bytes.length]) {
+    pieces.push(bytes.subarray(from, to));
+    from = to;
+  }
+  return pieces;
+}
+
 /** Writes `bytes` to `assembler` in pieces, cut at the given offsets. */
 export function feed(
   assembler: MessageAssembler,
   bytes: Uint8Array,
   cuts: readonly number[],
 ): void {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  let from = 0;
-  for (const to of [...points, bytes.length]) {
-    if (to < from) continue;
-    assembler.write(bytes.subarray(from, to));
-    from = to;
-  }
+  for (const piece of cutAt(bytes, cuts)) assembler.write(piece);
 }
 
 /** Patches the 32-bit word at index `word` of an encoded message. */

@@ -1,10 +1,10 @@
 /**
- * Part A: UNBIND (Kbus.txt "Listeners", "IOCTLS" UNBIND).
+ * UNBIND (Kbus.txt "Listeners", "IOCTLS" UNBIND).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertEmpty, drain, next, sendRequest, throwsCode } from './a-support.js';
 import { decodeMessage, Engine, Flags, MessageNames } from './api.js';
+import { assertEmpty, drain, next, sendRequest, throwsCode } from './support.js';
 
 describe('UNBIND must match exactly', () => {
   // Kbus.txt "IOCTLS": UNBIND "Unbind from a binding - must match exactly";

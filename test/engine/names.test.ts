@@ -1,11 +1,19 @@
 /**
- * Part A: message names, as BIND, UNBIND and SEND check them (Kbus.txt
+ * Message names, as BIND, UNBIND and SEND check them (Kbus.txt
  * "Message names", "Limits", "Error numbers").
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertEmpty, drain, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
 import { Engine, encodeMessage, Flags, makeMessage } from './api.js';
+import {
+  assertEmpty,
+  drain,
+  nameOfLength,
+  next,
+  sendRequest,
+  sendWritten,
+  throwsCode,
+} from './support.js';
 
 // Names that break `name := '$.' [ word '.' ]+ ( word | '*' | '%' )`, with
 // `word := alphanumerics` (Kbus.txt "Message names"; kbus.c kbus_bad_message_name).
@@ -121,7 +129,7 @@ describe('message names: SEND', () => {
     const k = new Engine().open();
     const bytes = encodeMessage(makeMessage({ name: '$.Sensors.*' }));
     throwsCode(() => k.write(bytes), 'EBADMSG');
-    throwsCode(() => k.send(), 'ENOMSG');
+    throwsCode(() => sendWritten(k), 'ENOMSG');
   });
 
   // Kbus.txt "Error numbers", EBADMSG: "On attempting to ... send a message:

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Engine, encodeMessage, Flags, makeMessage, OpenMode } from './api.js';
-import { ascii, throwsCode } from './b-support.js';
+import { ascii, throwsCode } from './support.js';
 
 const HEADER =
   '# <device> is bound to <Ksock-ID> in <process-PID> as <Replier|Listener> for <message-name>\n';

@@ -14,7 +14,7 @@ import {
   makeMessage,
   OpenMode,
 } from './api.js';
-import { ascii, drain, nextOf, throwsCode } from './b-support.js';
+import { ascii, drain, next, sendWritten, throwsCode } from './support.js';
 
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
@@ -81,9 +81,9 @@ describe('ALL_OR_WAIT: a SEND that must wait', () => {
     const { sender, listener } = blocked();
     sendWaiting(sender);
     const id = sender.lastSent();
-    assert.equal(Buffer.from(nextOf(listener).data).toString(), 'filler');
+    assert.equal(Buffer.from(next(listener).data).toString(), 'filler');
     assert.equal(listener.numMessages(), 1);
-    const got = nextOf(listener);
+    const got = next(listener);
     assert.deepEqual(got.id, id);
     assert.equal(got.from, sender.id);
     assert.equal(Buffer.from(got.data).toString(), 'waiting');
@@ -97,8 +97,8 @@ describe('ALL_OR_WAIT: a SEND that must wait', () => {
     sendWaiting(sender);
     listener.nextMsg();
     assert.equal(sender.poll() & POLLOUT, POLLOUT);
-    const next = sender.sendMessage({ name: '$.Other' });
-    assert.equal(next.serialNum, 3);
+    const following = sender.sendMessage({ name: '$.Other' });
+    assert.equal(following.serialNum, 3);
   });
 
   // protocol.md POLL / ALL_OR_WAIT: the sender is told when the send
@@ -124,7 +124,7 @@ describe('ALL_OR_WAIT: a SEND that must wait', () => {
       ['filler'],
     );
     assert.equal(listener.numMessages(), 0);
-    throwsCode(() => sender.send(), 'ENOMSG');
+    throwsCode(() => sendWritten(sender), 'ENOMSG');
   });
 
   // Kbus.txt "Send flags": the wait is for all the recipients; a second full
@@ -155,11 +155,11 @@ describe('ALL_OR_WAIT: how room appears', () => {
     const { sender, listener } = blocked();
     sendWaiting(sender);
     const id = sender.lastSent();
-    throwsCode(() => sender.send(), 'EAGAIN');
+    throwsCode(() => sendWritten(sender), 'EAGAIN');
     assert.deepEqual(sender.lastSent(), id);
     assert.equal(sender.poll() & POLLOUT, 0);
     listener.nextMessage();
-    assert.deepEqual(nextOf(listener).id, id);
+    assert.deepEqual(next(listener).id, id);
   });
 
   // Kbus.txt "Send flags": ALL_OR_WAIT covers every intended recipient,
@@ -176,7 +176,7 @@ describe('ALL_OR_WAIT: how room appears', () => {
     const id = sender.lastSent();
     assert.equal(replier.numMessages(), 1);
     replier.nextMessage();
-    const second = nextOf(replier);
+    const second = next(replier);
     assert.deepEqual(second.id, id);
     assert.equal(second.flags & Flags.WANT_YOU_TO_REPLY, Flags.WANT_YOU_TO_REPLY);
     assert.equal(sender.poll() & POLLOUT, POLLOUT);
@@ -237,7 +237,7 @@ describe('ALL_OR_WAIT: how room appears', () => {
     const id = sender.lastSent();
     listener.close();
     assert.equal(sender.poll() & POLLOUT, POLLOUT);
-    assert.deepEqual(nextOf(other).id, id);
+    assert.deepEqual(next(other).id, id);
   });
 
   // kbus.c kbus_release (kbus_empty_write_msg): a sender that closes
@@ -282,7 +282,7 @@ describe('ALL_OR_WAIT Requests that cannot complete', () => {
     sendWaiting(sender, '$.Req', Flags.WANT_A_REPLY);
     const id = sender.lastSent();
     replier.close();
-    const status = nextOf(sender);
+    const status = next(sender);
     assert.equal(status.name, MessageNames.REPLIER_DISAPPEARED);
     assert.deepEqual(status.inReplyTo, id);
     assert.equal(status.from, 0);
@@ -312,7 +312,7 @@ describe('ALL_OR_WAIT Requests that cannot complete', () => {
     const second = engine.open(0);
     second.bind('$.Q.A', true);
     listener.nextMessage();
-    const status = nextOf(sender);
+    const status = next(sender);
     assert.equal(status.name, MessageNames.ERROR_SENDING);
     assert.deepEqual(status.inReplyTo, id);
     assert.equal(status.from, 0);
@@ -332,7 +332,7 @@ describe('ALL_OR_WAIT Requests that cannot complete', () => {
     const id = sender.lastSent();
     assert.equal(replier.numMessages(), 0);
     listener.nextMessage();
-    const request = nextOf(replier);
+    const request = next(replier);
     assert.deepEqual(request.id, id);
     assert.equal(request.flags & Flags.WANT_YOU_TO_REPLY, Flags.WANT_YOU_TO_REPLY);
   });
@@ -356,7 +356,7 @@ describe('send flags on Replies', () => {
       // The listener's copy of the Request fills its queue.
       sender.sendMessage({ name: '$.Req', flags: Flags.WANT_A_REPLY });
       assert.equal(listener.numMessages(), 1);
-      const request = nextOf(replier);
+      const request = next(replier);
       const replyId = replier.sendMessage({
         name: '$.Req',
         inReplyTo: request.id,
@@ -365,7 +365,7 @@ describe('send flags on Replies', () => {
       });
       assert.deepEqual(replier.lastSent(), replyId);
       assert.equal(replier.poll() & POLLOUT, POLLOUT);
-      const reply = nextOf(sender);
+      const reply = next(sender);
       assert.deepEqual(reply.id, replyId);
       assert.deepEqual(reply.inReplyTo, request.id);
       assert.equal(listener.numMessages(), 1);

@@ -1,11 +1,11 @@
 /**
- * Part A: replier bindings (Kbus.txt "Repliers", "IOCTLS" REPLIER,
+ * Replier bindings (Kbus.txt "Repliers", "IOCTLS" REPLIER,
  * "Error numbers" EADDRINUSE).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertEmpty, nameOfLength, next, sendRequest, throwsCode } from './a-support.js';
 import { Engine, Flags, type Ksock, MessageNames } from './api.js';
+import { assertEmpty, nameOfLength, next, sendRequest, throwsCode } from './support.js';
 
 describe('one replier per name', () => {
   // Kbus.txt "Repliers": "For each message name, there may be a single

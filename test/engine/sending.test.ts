@@ -1,11 +1,11 @@
 /**
- * Part A: what SEND does to a message (Kbus.txt "Message ids", "Things KBUS
+ * What SEND does to a message (Kbus.txt "Message ids", "Things KBUS
  * changes in a message", "Message flags", "Ksocks", LASTSENT).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { next, sendRequest, throwsCode } from './a-support.js';
 import { Engine, Flags, type Ksock } from './api.js';
+import { next, sendRequest, throwsCode } from './support.js';
 
 function listenerAndSender(engine = new Engine()): { listener: Ksock; sender: Ksock } {
   const listener = engine.open();

@@ -18,7 +18,7 @@ import {
   makeMessage,
   OpenMode,
 } from './api.js';
-import { ascii, drain, nextOf } from './b-support.js';
+import { ascii, drain, next } from './support.js';
 
 const DATA = ascii('whole message data');
 
@@ -57,9 +57,9 @@ describe('whole messages in queues', () => {
     const { sender, replier, listener, wildcard } = bus();
     sendWhole(sender, Flags.WANT_A_REPLY, 7);
     const serial = sender.lastSent().serialNum;
-    const asReplier = nextOf(replier);
-    const asListener = nextOf(listener);
-    const asWildcard = nextOf(wildcard);
+    const asReplier = next(replier);
+    const asListener = next(listener);
+    const asWildcard = next(wildcard);
     for (const m of [asReplier, asListener, asWildcard]) assertStamped(m, sender, serial);
     assert.equal(asReplier.flags, Flags.WANT_A_REPLY | Flags.WANT_YOU_TO_REPLY);
     assert.equal(asListener.flags, Flags.WANT_A_REPLY);

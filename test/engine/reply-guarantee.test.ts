@@ -1,20 +1,27 @@
 /**
- * Part A: the reply guarantee (Kbus.txt "Requests and Replies", "Status
+ * The reply guarantee (Kbus.txt "Requests and Replies", "Status
  * message", "Repliers", "Select, write/send and next message").
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  Engine,
+  Flags,
+  isSameId,
+  type Ksock,
+  type Message,
+  type MessageId,
+  MessageNames,
+} from './api.js';
+import {
   assertEmpty,
   drain,
   next,
   outstandingRequests,
-  sameId,
   sendReply,
   sendRequest,
   throwsCode,
-} from './a-support.js';
-import { Engine, Flags, type Ksock, type Message, type MessageId, MessageNames } from './api.js';
+} from './support.js';
 
 function setup(): { engine: Engine; sender: Ksock; replier: Ksock } {
   const engine = new Engine();
@@ -155,7 +162,7 @@ describe('status messages in place of a reply', () => {
     assert.equal(forA.length, 2);
     assert.equal(forB.length, 2);
     const byRequest = (msgs: Message[], id: MessageId) => {
-      const found = msgs.filter((m) => sameId(m.inReplyTo, id));
+      const found = msgs.filter((m) => isSameId(m.inReplyTo, id));
       assert.equal(found.length, 1, `one status message for request ${id.serialNum}`);
       return found[0]!;
     };

@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the part A engine behaviour tests (no tests here).
+ * Helpers shared by the engine behaviour tests (no tests here).
  */
 import assert from 'node:assert/strict';
 import {
@@ -13,23 +13,33 @@ import {
   type MessageInit,
 } from './api.js';
 
-/** Asserts that `fn` throws a KbusError whose `.code` is `code`. */
-export function throwsCode(fn: () => unknown, code: ErrnoName): void {
+export { ascii, cutAt, setWord } from '../wire/support.js';
+
+/** Asserts that `fn` throws a KbusError whose `.code` is `code`; `what` names the case. */
+export function throwsCode(fn: () => unknown, code: ErrnoName, what?: string): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof KbusError, `expected a KbusError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
+    assert.equal(err.code, code, what ?? err.message);
     return true;
   });
 }
 
-/** Pops every queued message (each counts as read). */
+/**
+ * SEND of what has been written (Kbus.txt "Senders": WRITE, then SEND).
+ * The one place these tests call it, so the method's name lives here only.
+ */
+export function sendWritten(ksock: Ksock): MessageId {
+  return ksock.send();
+}
+
+/** Pops every queued message (NEXTREAD until there is none; each counts as read). */
 export function drain(ksock: Ksock): Message[] {
   const out: Message[] = [];
   for (let m = ksock.nextMessage(); m !== undefined; m = ksock.nextMessage()) out.push(m);
   return out;
 }
 
-/** Pops the next message, failing if there is none. */
+/** NEXTREAD that must find a message. */
 export function next(ksock: Ksock): Message {
   const m = ksock.nextMessage();
   assert.ok(m !== undefined, `Ksock ${ksock.id} has no message queued`);
@@ -62,10 +72,6 @@ export function sendReply(
     to: request.from,
     ...init,
   });
-}
-
-export function sameId(a: MessageId, b: MessageId): boolean {
-  return a.networkId === b.networkId && a.serialNum === b.serialNum;
 }
 
 /** A well-formed one-word plain name of exactly `length` characters. */

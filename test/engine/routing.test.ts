@@ -1,11 +1,11 @@
 /**
- * Part A: which Ksocks hear a message (Kbus.txt "Message names" wildcards,
+ * Which Ksocks hear a message (Kbus.txt "Message names" wildcards,
  * "Listeners", "Senders", "Receiving messages once only").
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertEmpty, drain } from './a-support.js';
 import { Engine, type Ksock } from './api.js';
+import { assertEmpty, drain } from './support.js';
 
 /** Sends an announcement for each name, then returns the names `listener` received, in order. */
 function heard(listener: Ksock, sender: Ksock, names: string[]): string[] {

@@ -1,11 +1,11 @@
 /**
- * Part A: requests and replies (Kbus.txt "Request message", "Reply message",
+ * Requests and replies (Kbus.txt "Request message", "Reply message",
  * "Repliers", "Stateful transactions", "Error numbers").
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertEmpty, drain, next, sendReply, sendRequest, throwsCode } from './a-support.js';
 import { Engine, Flags, type Ksock } from './api.js';
+import { assertEmpty, drain, next, sendReply, sendRequest, throwsCode } from './support.js';
 
 function setup(): { engine: Engine; sender: Ksock; replier: Ksock; listener: Ksock } {
   const engine = new Engine();

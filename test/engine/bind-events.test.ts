@@ -16,7 +16,7 @@ import {
   MessageNames,
   OpenMode,
 } from './api.js';
-import { drain, nextOf, throwsCode } from './b-support.js';
+import { drain, next, throwsCode } from './support.js';
 
 const EVENT = MessageNames.REPLIER_BIND_EVENT;
 
@@ -184,7 +184,7 @@ describe('Replier Bind Events', () => {
     watcher.nextMessage();
     replier.bind('$.Fred', true);
     assert.equal(replier.replier('$.Fred'), replier.id);
-    assert.deepEqual(eventOf(nextOf(roomy)), { isBind: true, binder: replier.id, name: '$.Fred' });
+    assert.deepEqual(eventOf(next(roomy)), { isBind: true, binder: replier.id, name: '$.Fred' });
   });
 
   // Kbus.txt "Error numbers" EAGAIN: "On attempting to unbind ... The unbind
@@ -213,8 +213,8 @@ describe('Replier Bind Events', () => {
     replier.close();
     assert.equal(watcher.numMessages(), 2);
     assert.match(engine.statsText(), /unsent unbindings 1\n/);
-    assert.equal(nextOf(watcher).name, '$.Filler');
-    assert.deepEqual(eventOf(nextOf(watcher)), { isBind: false, binder: id, name: '$.Fred' });
+    assert.equal(next(watcher).name, '$.Filler');
+    assert.deepEqual(eventOf(next(watcher)), { isBind: false, binder: id, name: '$.Fred' });
     assert.equal(watcher.numMessages(), 0);
     assert.match(engine.statsText(), /unsent unbindings 0\n/);
   });
@@ -233,7 +233,7 @@ describe('Replier Bind Events', () => {
     watcher.unbind('$.Filler');
     assert.equal(watcher.numMessages(), 1);
     assert.match(engine.statsText(), /unsent unbindings 0\n/);
-    assert.deepEqual(eventOf(nextOf(watcher)), { isBind: false, binder: id, name: '$.Fred' });
+    assert.deepEqual(eventOf(next(watcher)), { isBind: false, binder: id, name: '$.Fred' });
   });
 
   // kbus.c kbus_safe_report_unbinding: when any listener is full, a copy is
@@ -253,7 +253,7 @@ describe('Replier Bind Events', () => {
     assert.match(engine.statsText(), /unsent unbindings 2\n/);
     assert.equal(roomy.numMessages(), 1);
     assert.equal(roomy.poll() & 0x1, 0x1);
-    assert.deepEqual(eventOf(nextOf(roomy)), { isBind: false, binder: id, name: '$.Fred' });
+    assert.deepEqual(eventOf(next(roomy)), { isBind: false, binder: id, name: '$.Fred' });
     assert.equal(roomy.numMessages(), 0);
     assert.equal(watcher.numMessages(), 2);
   });
@@ -270,7 +270,7 @@ describe('Replier Bind Events', () => {
     // The set-aside event moved into the queue when room appeared.
     assert.equal(watcher.numMessages(), 1);
     assert.equal(watcher.poll() & 0x1, 0x1);
-    assert.equal(eventOf(nextOf(watcher)).isBind, false);
+    assert.equal(eventOf(next(watcher)).isBind, false);
   });
 
   // kbus.c kbus_safe_report_unbinding: past CONFIG_KBUS_MAX_UNSENT_UNBIND_

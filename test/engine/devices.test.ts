@@ -15,7 +15,7 @@ import {
   makeMessage,
   OpenMode,
 } from './api.js';
-import { nextOf, throwsCode } from './b-support.js';
+import { next, sendWritten, throwsCode } from './support.js';
 
 describe('independent devices', () => {
   // Kbus.txt "The KBUS devices": "Each KBUS device is independent - messages
@@ -167,7 +167,7 @@ describe('closed Ksocks', () => {
   const bytes = encodeMessage(makeMessage({ name: '$.Fred' }));
   const operations: [string, (k: Ksock) => unknown][] = [
     ['WRITE', (k) => k.write(bytes)],
-    ['SEND', (k) => k.send()],
+    ['SEND', (k) => sendWritten(k)],
     ['DISCARD', (k) => k.discard()],
     ['SENDMSG', (k) => k.sendMessage({ name: '$.Fred' })],
     ['sendBytes', (k) => k.sendBytes(bytes)],
@@ -280,7 +280,7 @@ describe('VERBOSE', () => {
     const listener = engine.open(1);
     listener.bind('$.Fred');
     sender.sendMessage({ name: '$.Fred' });
-    assert.equal(nextOf(listener).name, '$.Fred');
+    assert.equal(next(listener).name, '$.Fred');
     assert.deepEqual(lines, []);
   });
 });
