@@ -10,7 +10,9 @@ export { Daemon, DaemonError, type DaemonOptions, defaultSocketPath } from './da
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
+  DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_UNSENT_UNBIND,
+  defaultMaxTotalQueueBytes,
   Engine,
   type EngineOptions,
   Ksock as EngineKsock,

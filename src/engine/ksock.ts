@@ -53,6 +53,8 @@ export class Ksock {
   onReady: ((ksock: Ksock) => void) | undefined;
 
   /** @internal */ readonly queue = new Deque<QueuedMessage>();
+  /** @internal The entire lengths of the messages in `queue`, summed (its byte budget's measure). */
+  queuedBytes = 0;
   /** @internal */ maxMessages: number;
   /** @internal */ onlyOnce = false;
   /** @internal */ lastPushed: MessageId = NO_ID;
@@ -298,7 +300,7 @@ export class Ksock {
     }
     if (requested > 0) {
       this.maxMessages = requested;
-      this.device.roomMayHaveAppeared();
+      this.device.engine.roomMayHaveAppeared();
     }
     return this.maxMessages;
   }
@@ -365,11 +367,22 @@ export class Ksock {
 
   // --- Internal bookkeeping used by the device ------------------------------
 
-  /** @internal kbus_queue_is_full: queued messages plus reserved reply slots. */
+  /**
+   * @internal kbus_queue_is_full: queued messages plus reserved reply
+   * slots reach MAXMSGS, or the bytes queued reach a byte budget (this
+   * Ksock's, or the engine's over all queues). Checked before adding, so a
+   * queue may pass a budget by one message. A reply the Ksock awaits takes
+   * the room reserved for it when its request was sent: that is one slot
+   * fewer counted, and this Ksock's own byte budget does not refuse it; the
+   * overall budget, which bounds the daemon's memory, does.
+   */
   isFull(forExpectedReply: boolean): boolean {
     let used = this.queue.length + this.outstandingCount;
     if (forExpectedReply) used--;
-    return used >= this.maxMessages;
+    if (used >= this.maxMessages) return true;
+    const engine = this.device.engine;
+    if (engine.queuedBytes >= engine.options.maxTotalQueueBytes) return true;
+    return !forExpectedReply && this.queuedBytes >= engine.options.maxQueueBytes;
   }
 
   /** @internal */
