@@ -163,9 +163,12 @@ export class Ksock {
 
   /**
    * SENDMSG with the message's bytes: WRITE of them all, then SEND. With
-   * `adopt`, the engine keeps and changes `bytes` instead of copying them
+   * `adopt`, the engine may keep and change `bytes` instead of copying them
    * (the caller must not use them again), as the daemon does with what it
-   * reads from a socket.
+   * reads from a socket. It keeps them only if that keeps little more than
+   * the message: a view into a larger buffer (a socket's 64 KiB read)
+   * would keep that whole buffer alive while the message is queued, far
+   * more than the queue's byte budget counts, so such a message is copied.
    */
   sendBytes(bytes: Uint8Array, adopt = false): MessageId {
     this.checkWritable();
@@ -176,7 +179,8 @@ export class Ksock {
       return this.send();
     }
     // The usual case, one whole message: checked (and copied) in one step.
-    const pool = adopt ? undefined : this.device.engine.pool;
+    const keep = adopt && bytes.buffer.byteLength <= 2 * bytes.byteLength;
+    const pool = keep ? undefined : this.device.engine.pool;
     const message = decodeWhole(bytes, this.device.options.maxMessageSize, pool, this.names);
     return this.device.send(this, message, false);
   }

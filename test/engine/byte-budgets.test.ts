@@ -308,3 +308,33 @@ describe('the byte counts stay exact', () => {
     assert.equal(engine.queuedBytes, 0);
   });
 });
+
+describe('what SENDMSG with adopt keeps (sendBytes)', () => {
+  function queuedBytesOf(bytes: Uint8Array): Uint8Array {
+    const engine = new Engine();
+    const listener = engine.open(0);
+    listener.bind('$.Adopt');
+    engine.open(0).sendBytes(bytes, true);
+    const encoded = listener.nextQueued()?.encoded;
+    assert.ok(encoded !== undefined);
+    return encoded;
+  }
+
+  test('a small view of a large buffer is copied, so it does not keep the buffer alive', () => {
+    const message = encodeMessage({ name: '$.Adopt', data: DATA });
+    const chunk = new Uint8Array(64 * 1024);
+    chunk.set(message, 1000);
+    const view = chunk.subarray(1000, 1000 + message.length);
+    const kept = queuedBytesOf(view);
+    assert.notEqual(kept.buffer, chunk.buffer);
+    assert.deepEqual(kept.subarray(64), message.subarray(64));
+  });
+
+  test('a view that is most of its buffer is kept as it is', () => {
+    const message = encodeMessage({ name: '$.Adopt', data: new Uint8Array(1000) });
+    const frame = new Uint8Array(message.length + 12);
+    frame.set(message, 12);
+    const view = frame.subarray(12);
+    assert.equal(queuedBytesOf(view).buffer, frame.buffer);
+  });
+});
