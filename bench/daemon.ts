@@ -117,11 +117,20 @@ interface FlowSpec {
  * with every queue empty (the previous run was received in full), so
  * sending fewer than the listener's MAXMSGS per run can never overflow it.
  * Large messages are capped by bytes too, to bound the daemon's memory.
+ * A queue is full by bytes too (--max-queue-bytes): kbusd runs here with
+ * byte budgets above what a run can queue (KBUSD_OPTIONS).
  * (The relay needs no cap: its sockets' backpressure reaches the sender.)
  */
 function maxPerRun(size: number): number {
   return Math.min(Math.floor(0.9 * LISTENER_MAX_MESSAGES), Math.floor((64 * 2 ** 20) / size));
 }
+
+/**
+ * Byte budgets that a run never reaches (see maxPerRun): 900,000 small
+ * messages of under 200 bytes, or 64 MiB of large ones, per listener, and
+ * four listeners in (b).
+ */
+const KBUSD_OPTIONS = ['--max-queue-bytes', '256M', '--max-total-queue-bytes', '2G'];
 
 const RELAY_CHANNEL = 10;
 
@@ -549,7 +558,7 @@ export async function daemonSection(): Promise<Check[]> {
     if (only('a') || only('b') || only('c') || only('d')) {
       progress('starting kbusd and the relay');
       const [kbusd, relay] = await Promise.all([
-        fleet.startKbusd(profileFlags('kbusd')),
+        fleet.startKbusd(profileFlags('kbusd'), KBUSD_OPTIONS),
         fleet.startRelay(profileFlags('relay')),
       ]);
       const ctx: Context = { fleet, servers: { kbusd, relay } };

@@ -140,10 +140,11 @@ export class Fleet {
     return join(this.dir, `${prefix}-${++this.sockets}.sock`);
   }
 
-  /** Starts kbusd (extra node flags, e.g. --cpu-prof, before the script). */
-  startKbusd(nodeFlags: readonly string[] = []): Promise<Server> {
+  /** Starts kbusd (extra node flags, e.g. --cpu-prof, before the script; kbusd options after it). */
+  startKbusd(nodeFlags: readonly string[] = [], options: readonly string[] = []): Promise<Server> {
     const socket = this.socketPath('kbusd');
-    return this.startServer('kbusd', [...nodeFlags, KBUSD, '--socket', socket], socket, 'serving');
+    const argv = [...nodeFlags, KBUSD, '--socket', socket, ...options];
+    return this.startServer('kbusd', argv, socket, 'serving');
   }
 
   startRelay(nodeFlags: readonly string[] = []): Promise<Server> {

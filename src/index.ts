@@ -36,7 +36,9 @@ export type { EngineOptions } from './engine/index.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
+  DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_UNSENT_UNBIND,
+  defaultMaxTotalQueueBytes,
   Engine,
   Ksock as EngineKsock,
   MAX_DEVICES,

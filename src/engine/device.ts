@@ -99,6 +99,7 @@ export class Device {
       if (error === 'EAGAIN') {
         sender.pending = stamped;
         this.pendingSenders.add(sender);
+        this.engine.waitingDevices.add(this);
         throw new KbusError(
           'EAGAIN',
           'a recipient queue is full; the send will finish when room appears',
@@ -123,7 +124,9 @@ export class Device {
   /** Drops a send left pending by EAGAIN (DISCARD, or the Ksock closing). */
   abandonPending(sender: Ksock): void {
     sender.pending = undefined;
-    this.pendingSenders.delete(sender);
+    if (this.pendingSenders.delete(sender) && this.pendingSenders.size === 0) {
+      this.engine.waitingDevices.delete(this);
+    }
   }
 
   /**
@@ -205,6 +208,9 @@ export class Device {
         ? (message.flags | WANT_YOU_TO_REPLY) >>> 0
         : (message.flags & ~WANT_YOU_TO_REPLY) >>> 0;
     const item = new QueuedMessage<Ksock>(message, flags, binding);
+    const length = item.length;
+    ksock.queuedBytes += length;
+    this.engine.queuedBytes += length;
     if (message.flags & Flags.URGENT) ksock.queue.pushFront(item);
     else ksock.queue.pushBack(item);
     ksock.lastPushed = message.id;
@@ -257,12 +263,19 @@ export class Device {
     if (ksock.queue.length === 0 && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
     const item = ksock.queue.popFront();
     if (item === undefined) return undefined;
+    this.unqueued(ksock, item.length);
     // A Request read by its replier must be answered (Ignored if it never is).
     if (item.flags & WANT_YOU_TO_REPLY) ksock.replyNeeded(item.message);
     if (ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
-    this.roomMayHaveAppeared();
+    this.engine.roomMayHaveAppeared();
     this.flush();
     return item;
+  }
+
+  /** Takes `bytes` of entries removed from `ksock`'s queue off the byte counts. */
+  private unqueued(ksock: Ksock, bytes: number): void {
+    ksock.queuedBytes -= bytes;
+    this.engine.queuedBytes -= bytes;
   }
 
   private moveUnsentUnbind(ksock: Ksock): void {
@@ -272,8 +285,11 @@ export class Device {
 
   // --- ALL_OR_WAIT ------------------------------------------------------------
 
-  /** Called whenever a queue may have room again: finishes pending sends that now can. */
-  roomMayHaveAppeared(): void {
+  /**
+   * Finishes the pending sends that now can. The engine calls it whenever a
+   * queue of any device may have room again (Engine.roomMayHaveAppeared).
+   */
+  retryPending(): void {
     if (this.pendingSenders.size === 0 || this.retrying) return;
     this.retrying = true;
     try {
@@ -340,7 +356,7 @@ export class Device {
       }
       if (ksock.queue.length < queued && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
       if (this.verbose) this.debug(`${ksock.id} unbound ${isReplier ? 'R' : 'L'} '${name}'`);
-      this.roomMayHaveAppeared();
+      this.engine.roomMayHaveAppeared();
     } finally {
       this.flush();
     }
@@ -353,6 +369,7 @@ export class Device {
   private forgetMatchingMessages(ksock: Ksock, binding: Binding<Ksock>): void {
     const removed = ksock.queue.removeWhere((item) => item.binding === binding);
     for (const item of removed) {
+      this.unqueued(ksock, item.length);
       if (item.flags & WANT_YOU_TO_REPLY) {
         const { from, id } = item.message;
         this.pushStatus(ksock.id, from, id, MessageNames.REPLIER_UNBOUND);
@@ -457,6 +474,7 @@ export class Device {
       }
     }
     ksock.queue.clear();
+    this.unqueued(ksock, ksock.queuedBytes);
 
     // Its bindings, newest first; each replier binding is reported if asked.
     // All are removed before any is reported, so it hears none of its own.
@@ -478,7 +496,7 @@ export class Device {
     }
     this.ksocks.delete(ksock.id);
     if (this.verbose) this.debug(`${ksock.id} released`);
-    this.roomMayHaveAppeared();
+    this.engine.roomMayHaveAppeared();
     this.flush();
   }
 

@@ -20,6 +20,16 @@ export class Engine {
   /** Memory for the messages its Ksocks send as bytes. */
   readonly pool = new BytePool();
   private readonly devices: Device[] = [];
+  /**
+   * @internal Bytes held by every queue of every device: each queued copy
+   * counted at its entire length (QueuedMessage.length). The copies of a
+   * message sent to several Ksocks share one set of bytes, so this is more
+   * than the memory really used: a deliberate, conservative upper bound,
+   * kept exact with an addition per push and a subtraction per removal.
+   */
+  queuedBytes = 0;
+  /** @internal Devices with ALL_OR_WAIT sends pending. */
+  readonly waitingDevices = new Set<Device>();
 
   constructor(options: EngineOptions = {}) {
     this.options = resolveOptions(options);
@@ -57,6 +67,16 @@ export class Engine {
     }
     this.devices.push(new Device(this, index, this.options));
     return index;
+  }
+
+  /**
+   * @internal Room may have appeared in a queue: retries the pending
+   * ALL_OR_WAIT sends of every device, since the overall byte budget is
+   * shared by all of them.
+   */
+  roomMayHaveAppeared(): void {
+    if (this.waitingDevices.size === 0) return;
+    for (const device of [...this.waitingDevices]) device.retryPending();
   }
 
   /** The text of /proc/kbus/bindings. */

@@ -3,7 +3,9 @@ export { Ksock, OpenMode } from './ksock.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
+  DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_MAX_UNSENT_UNBIND,
+  defaultMaxTotalQueueBytes,
   type EngineOptions,
   MAX_DEVICES,
 } from './options.js';

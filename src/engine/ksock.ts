@@ -49,6 +49,8 @@ export class Ksock {
   onReady: ((ksock: Ksock) => void) | undefined;
 
   /** @internal */ readonly queue = new Deque<QueuedMessage<Ksock>>();
+  /** @internal The entire lengths of the messages in `queue`, summed (its byte budget's measure). */
+  queuedBytes = 0;
   /** @internal */ maxMessages: number;
   /** @internal */ onlyOnce = false;
   /** @internal */ lastPushed: MessageId = NO_ID;
@@ -159,9 +161,12 @@ export class Ksock {
 
   /**
    * SENDMSG with the message's bytes: WRITE of them all, then SEND. With
-   * `adopt`, the engine keeps and changes `bytes` instead of copying them
+   * `adopt`, the engine may keep and change `bytes` instead of copying them
    * (the caller must not use them again), as the daemon does with what it
-   * reads from a socket.
+   * reads from a socket. It keeps them only if that keeps little more than
+   * the message: a view into a larger buffer (a socket's 64 KiB read)
+   * would keep that whole buffer alive while the message is queued, far
+   * more than the queue's byte budget counts, so such a message is copied.
    */
   sendBytes(bytes: Uint8Array, adopt = false): MessageId {
     this.checkWritable();
@@ -172,7 +177,8 @@ export class Ksock {
       return this.send();
     }
     // The usual case, one whole message: checked (and copied) in one step.
-    const pool = adopt ? undefined : this.device.engine.pool;
+    const keep = adopt && bytes.buffer.byteLength <= 2 * bytes.byteLength;
+    const pool = keep ? undefined : this.device.engine.pool;
     const message = decodeWhole(bytes, this.device.options.maxMessageSize, pool, this.names);
     return this.device.send(this, message, false);
   }
@@ -301,7 +307,7 @@ export class Ksock {
     }
     if (requested > 0) {
       this.maxMessages = requested;
-      this.device.roomMayHaveAppeared();
+      this.device.engine.roomMayHaveAppeared();
     }
     return this.maxMessages;
   }
@@ -368,11 +374,22 @@ export class Ksock {
 
   // --- Internal bookkeeping used by the device ------------------------------
 
-  /** @internal kbus_queue_is_full: queued messages plus reserved reply slots. */
+  /**
+   * @internal kbus_queue_is_full: queued messages plus reserved reply
+   * slots reach MAXMSGS, or the bytes queued reach a byte budget (this
+   * Ksock's, or the engine's over all queues). Checked before adding, so a
+   * queue may pass a budget by one message. A reply the Ksock awaits takes
+   * the room reserved for it when its request was sent: that is one slot
+   * fewer counted, and this Ksock's own byte budget does not refuse it; the
+   * overall budget, which bounds the daemon's memory, does.
+   */
   isFull(forExpectedReply: boolean): boolean {
     let used = this.queue.length + this.outstandingCount;
     if (forExpectedReply) used--;
-    return used >= this.maxMessages;
+    if (used >= this.maxMessages) return true;
+    const engine = this.device.engine;
+    if (engine.queuedBytes >= engine.options.maxTotalQueueBytes) return true;
+    return !forExpectedReply && this.queuedBytes >= engine.options.maxQueueBytes;
   }
 
   /** @internal */

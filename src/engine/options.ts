@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { DEFAULT_MAX_DATA_LENGTH, MAX_NAME_LENGTH } from '../wire/constants.js';
 import { entireMessageLength } from '../wire/index.js';
 
@@ -11,6 +12,17 @@ export interface EngineOptions {
   maxUnsentUnbind?: number;
   /** Largest entire message accepted, in bytes (EMSGSIZE beyond it). Default: 1 MiB of data with a 1000-character name. */
   maxMessageSize?: number;
+  /**
+   * The most bytes of entire messages one Ksock's queue may hold: at or past
+   * it, the queue is full, as at MAXMSGS messages. Default 64 MiB.
+   */
+  maxQueueBytes?: number;
+  /**
+   * The most bytes of entire messages all queues of all devices may hold
+   * together: at or past it, every queue is full. Default the smaller of
+   * 1 GiB and a quarter of the machine's memory.
+   */
+  maxTotalQueueBytes?: number;
   /** Start every device in verbose mode (as the VERBOSE ioctl sets it). */
   verbose?: boolean;
   /** Receives one line per event while a device is verbose (the seed's debug messages). */
@@ -22,6 +34,8 @@ export interface ResolvedOptions {
   maxMessages: number;
   maxUnsentUnbind: number;
   maxMessageSize: number;
+  maxQueueBytes: number;
+  maxTotalQueueBytes: number;
   verbose: boolean;
   log: (line: string) => void;
 }
@@ -34,6 +48,13 @@ export const DEFAULT_MAX_MESSAGE_SIZE = entireMessageLength(
   MAX_NAME_LENGTH,
   DEFAULT_MAX_DATA_LENGTH,
 );
+
+export const DEFAULT_MAX_QUEUE_BYTES = 64 * 2 ** 20;
+
+/** The default overall budget on this machine: the smaller of 1 GiB and a quarter of its memory. */
+export function defaultMaxTotalQueueBytes(): number {
+  return Math.min(2 ** 30, Math.floor(totalmem() / 4));
+}
 
 function positiveInteger(name: string, value: number, max = 0xffffffff): number {
   if (!Number.isInteger(value) || value < 1 || value > max) {
@@ -54,6 +75,16 @@ export function resolveOptions(options: EngineOptions = {}): ResolvedOptions {
       'maxMessageSize',
       options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       2 ** 31,
+    ),
+    maxQueueBytes: positiveInteger(
+      'maxQueueBytes',
+      options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    maxTotalQueueBytes: positiveInteger(
+      'maxTotalQueueBytes',
+      options.maxTotalQueueBytes ?? defaultMaxTotalQueueBytes(),
+      Number.MAX_SAFE_INTEGER,
     ),
     verbose: options.verbose ?? false,
     // The engine does no I/O: without a log, verbose mode only changes the VERBOSE flag.

@@ -41,6 +41,12 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
     return source instanceof Uint8Array ? decodeMessage(source, { shareData: true }) : source;
   }
 
+  /** The bytes of the shared message (its own flags), if it is kept as bytes: what it holds in memory. */
+  get encoded(): Uint8Array | undefined {
+    const source = this.source;
+    return source instanceof Uint8Array ? source : undefined;
+  }
+
   /** The length of the entire message. */
   get length(): number {
     const source = this.source;
