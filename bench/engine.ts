@@ -3,7 +3,7 @@
  * wildcard listeners), request/reply round trips, and the cost of a send as
  * unrelated bindings pile up.
  */
-import { Engine, type Ksock } from '../src/engine/index.js';
+import { Engine, type EngineKsock as Ksock } from '../src/engine/index.js';
 import { Flags, type Message } from '../src/wire/index.js';
 import {
   type Check,

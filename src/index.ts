@@ -40,7 +40,7 @@ export {
   DEFAULT_MAX_UNSENT_UNBIND,
   defaultMaxTotalQueueBytes,
   Engine,
-  Ksock as EngineKsock,
+  EngineKsock,
   MAX_DEVICES,
   OpenMode,
 } from './engine/index.js';

@@ -3,7 +3,7 @@
  * engine operation it names (protocol.md "Operations") and answers it, in
  * order, exactly once; pushes STREAM messages and POLL events.
  */
-import type { Engine, Ksock } from '../engine/index.js';
+import type { Engine, EngineKsock } from '../engine/index.js';
 import {
   type Frame,
   FrameDecoder,
@@ -65,7 +65,7 @@ export interface ConnectionOptions {
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
-  private ksock: Ksock | undefined;
+  private ksock: EngineKsock | undefined;
   private credit = 0;
   private armed = 0;
   private pumpScheduled = false;
@@ -254,7 +254,7 @@ export class Connection {
         w.response(op, tag, ksock.hasCurrentMessage ? 1 : 0, [ksock.lenLeft()]);
         return;
       case Op.SEND: {
-        const id = ksock.send();
+        const id = ksock.sendWritten();
         w.idResponse(op, tag, id.networkId, id.serialNum);
         return;
       }

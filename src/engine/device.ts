@@ -3,12 +3,13 @@
  * message ids, and everything that moves messages between Ksocks: sending
  * (Kbus.txt "Queues filling up"), the reply guarantee (Kbus.txt "Requests
  * and Replies"), ALL_OR_WAIT sends completing as room appears, and Replier
- * Bind Events.
+ * Bind Events. Each Ksock keeps its own state; the device changes it only
+ * through the Ksock's methods.
  */
 import {
+  type BytePool,
   bindNameError,
   type ErrnoName,
-  encodeReplierBindEvent,
   Flags,
   isReply,
   isRequest,
@@ -18,41 +19,69 @@ import {
   type MessageId,
   type MessageInit,
   MessageNames,
-  NO_ADDRESS,
   NO_ID,
   stamp,
 } from '../wire/index.js';
-import type { Engine } from './engine.js';
-import { Ksock } from './ksock.js';
+import { EngineKsock } from './ksock.js';
+import type { KsockHost, ReleasedState } from './ksock-host.js';
+import type { QueueBudget } from './message-queue.js';
 import type { ResolvedOptions } from './options.js';
-import { QueuedMessage } from './queued.js';
+import type { QueuedMessage } from './queued.js';
 import { type Binding, Router } from './router.js';
+import { bindEventMessage, statusMessage } from './status-messages.js';
 import { UnsentUnbindEvents } from './unbind-events.js';
 import { validateMessage } from './validate.js';
 
-const NO_DATA = new Uint8Array(0);
 const WANT_YOU_TO_REPLY = Flags.WANT_YOU_TO_REPLY;
 
-export class Device {
-  readonly router = new Router<Ksock>();
-  readonly ksocks = new Map<number, Ksock>();
-  readonly unbindEvents = new UnsentUnbindEvents();
-  verbose: boolean;
-  reportReplierBinds = false;
-  /** The next Ksock id and message serial number to give, as /proc/kbus/stats shows them. */
-  nextKsockId = 0;
-  nextSerial = 0;
+type Ksock = EngineKsock;
 
-  private readonly pendingSenders = new Set<Ksock>();
+/** What a device asks of the engine it belongs to. */
+export interface DeviceHost {
+  readonly options: ResolvedOptions;
+  readonly budget: QueueBudget;
+  /** Memory for the messages Ksocks send as bytes. */
+  readonly pool: BytePool;
+  newDevice(): number;
+  /** Room may have appeared in some queue: every device retries its pending sends. */
+  roomMayHaveAppeared(): void;
+  /** Whether `device` has ALL_OR_WAIT sends pending. */
+  setWaiting(device: Device, waiting: boolean): void;
+}
+
+export class Device implements KsockHost<Ksock> {
+  readonly router = new Router<Ksock>();
+  private readonly ksocks = new Map<number, Ksock>();
+  private readonly unbindEvents = new UnsentUnbindEvents<Ksock>();
+  verbose: boolean;
+  private reportingReplierBinds = false;
+  /** The next Ksock id and message serial number to give, as /proc/kbus/stats shows them. */
+  private nextKsockId = 0;
+  private nextSerial = 0;
+
+  /** ALL_OR_WAIT sends that returned EAGAIN, still being sent, by sender. */
+  private readonly pending = new Map<Ksock, Message>();
   private retrying = false;
-  private toNotify: Ksock[] = [];
+  /** Ksocks whose readiness callback is due once the current operation is over. */
+  private readonly toNotify = new Set<Ksock>();
 
   constructor(
-    readonly engine: Engine,
+    private readonly engine: DeviceHost,
     readonly index: number,
-    readonly options: ResolvedOptions,
   ) {
-    this.verbose = options.verbose;
+    this.verbose = engine.options.verbose;
+  }
+
+  get options(): ResolvedOptions {
+    return this.engine.options;
+  }
+
+  get budget(): QueueBudget {
+    return this.engine.budget;
+  }
+
+  get pool(): BytePool {
+    return this.engine.pool;
   }
 
   open(mode: number, pid: number): Ksock {
@@ -60,18 +89,26 @@ export class Device {
     if (this.nextKsockId === 0) this.nextKsockId = 1;
     const id = this.nextKsockId;
     this.nextKsockId = (id + 1) >>> 0;
-    const ksock = new Ksock(this, id, mode, pid);
+    const ksock = new EngineKsock(this, id, mode, pid);
     this.ksocks.set(id, ksock);
     if (this.verbose) this.debug(`${id} opened (mode ${mode}, pid ${pid})`);
     return ksock;
   }
 
   /** kbus_next_serial_num: serial numbers ascend from 1 per device, skipping 0 when they wrap. */
-  nextSerialNum(): number {
+  private nextSerialNum(): number {
     if (this.nextSerial === 0) this.nextSerial = 1;
     const serial = this.nextSerial;
     this.nextSerial = (serial + 1) >>> 0;
     return serial;
+  }
+
+  newDevice(): number {
+    return this.engine.newDevice();
+  }
+
+  roomMayHaveAppeared(): void {
+    this.engine.roomMayHaveAppeared();
   }
 
   // --- Sending --------------------------------------------------------------
@@ -81,11 +118,17 @@ export class Device {
     return validateMessage(init, this.options.maxMessageSize);
   }
 
-  /**
-   * SEND (kbus_send). `retry` is a SEND of a message whose earlier SEND
-   * returned EAGAIN: it keeps the id it was given then.
-   */
-  send(sender: Ksock, message: Message, retry: boolean): MessageId {
+  /** SEND (kbus_send) of a message not sent before. */
+  send(sender: Ksock, message: Message): MessageId {
+    return this.sendOnce(sender, message, false);
+  }
+
+  /** SEND again of a message whose earlier SEND returned EAGAIN: it keeps the id it was given. */
+  resend(sender: Ksock): MessageId {
+    return this.sendOnce(sender, this.pending.get(sender)!, true);
+  }
+
+  private sendOnce(sender: Ksock, message: Message, retry: boolean): MessageId {
     try {
       // Kbus.txt "Queues filling up": a Request needs room for its Reply in
       // the sender's queue, or it is not sent and gets no id (ENOLCK).
@@ -94,12 +137,11 @@ export class Device {
         throw new KbusError('ENOLCK', "no room in the sender's queue for the Reply");
       }
       const stamped = retry ? message : this.stamp(sender, message);
-      sender.lastSentId = stamped.id;
+      sender.sent(stamped.id);
       const error = this.deliver(sender, stamped);
       if (error === 'EAGAIN') {
-        sender.pending = stamped;
-        this.pendingSenders.add(sender);
-        this.engine.waitingDevices.add(this);
+        this.pending.set(sender, stamped);
+        this.engine.setWaiting(this, true);
         throw new KbusError(
           'EAGAIN',
           'a recipient queue is full; the send will finish when room appears',
@@ -121,11 +163,14 @@ export class Device {
     return stamp(message, id, sender.id);
   }
 
+  isSending(sender: Ksock): boolean {
+    return this.pending.has(sender);
+  }
+
   /** Drops a send left pending by EAGAIN (DISCARD, or the Ksock closing). */
   abandonPending(sender: Ksock): void {
-    sender.pending = undefined;
-    if (this.pendingSenders.delete(sender) && this.pendingSenders.size === 0) {
-      this.engine.waitingDevices.delete(this);
+    if (this.pending.delete(sender) && this.pending.size === 0) {
+      this.engine.setWaiting(this, false);
     }
   }
 
@@ -148,7 +193,7 @@ export class Device {
     if (reply) {
       replyTo = this.ksocks.get(message.to);
       if (replyTo === undefined) return 'EADDRNOTAVAIL';
-      if (!replyTo.expects(message.inReplyTo)) return 'ECONNREFUSED';
+      if (!replyTo.awaitsReply(message.inReplyTo)) return 'ECONNREFUSED';
       if (replyTo.isFull(true)) return full;
     }
 
@@ -173,11 +218,11 @@ export class Device {
 
     if (replyTo !== undefined) {
       this.push(replyTo, message, null, true);
-      sender.replyNowSent(message.inReplyTo);
+      sender.sentReply(message.inReplyTo);
     }
     if (replier !== undefined) {
       this.push(replier.ksock, message, replier, true);
-      sender.rememberOutstanding(message.id);
+      sender.sentRequest(message.id);
     }
     for (const listener of listeners) {
       if (skipped === undefined || !skipped.has(listener)) {
@@ -194,50 +239,21 @@ export class Device {
     binding: Binding<Ksock> | null,
     forReplier: boolean,
   ): void {
-    // Kbus.txt "Receiving messages once only".
-    if (
-      ksock.onlyOnce &&
-      !forReplier &&
-      ksock.lastPushed.serialNum === message.id.serialNum &&
-      ksock.lastPushed.networkId === message.id.networkId
-    ) {
-      return;
-    }
+    // Only the replier's copy of a Request says it must be answered.
     const flags =
       forReplier && message.flags & Flags.WANT_A_REPLY
         ? (message.flags | WANT_YOU_TO_REPLY) >>> 0
         : (message.flags & ~WANT_YOU_TO_REPLY) >>> 0;
-    const item = new QueuedMessage<Ksock>(message, flags, binding);
-    const length = item.length;
-    ksock.queuedBytes += length;
-    this.engine.queuedBytes += length;
-    if (message.flags & Flags.URGENT) ksock.queue.pushFront(item);
-    else ksock.queue.pushBack(item);
-    ksock.lastPushed = message.id;
-    // A reply (status messages included) satisfies the recipient's request.
-    if (isReply(message)) ksock.forgetOutstanding(message.inReplyTo);
+    if (!ksock.enqueue(message, flags, binding, forReplier)) return;
     if (this.verbose) {
-      this.debug(
-        `${ksock.id} queued ${message.id.serialNum} '${message.name}' (${ksock.queue.length})`,
-      );
+      this.debug(`${ksock.id} queued ${message.id.serialNum} '${message.name}' (${ksock.queued})`);
     }
     this.notify(ksock);
   }
 
-  /** A status message from KBUS (kbus_build_kbus_message). */
+  /** A status message from KBUS (kbus_build_kbus_message), with the next id. */
   private statusMessage(name: string, from: number, to: number, inReplyTo: MessageId): Message {
-    return {
-      id: { networkId: 0, serialNum: this.nextSerialNum() },
-      inReplyTo,
-      to,
-      from,
-      origFrom: NO_ADDRESS,
-      finalTo: NO_ADDRESS,
-      extra: 0,
-      flags: Flags.SYNTHETIC,
-      name,
-      data: NO_DATA,
-    };
+    return statusMessage(this.nextSerialNum(), name, from, to, inReplyTo);
   }
 
   /**
@@ -254,31 +270,32 @@ export class Device {
 
   /** The next message NEXTMSG would pop, without popping it. */
   peek(ksock: Ksock): QueuedMessage<Ksock> | undefined {
-    if (ksock.queue.length === 0 && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
-    return ksock.queue.peekFront();
+    if (ksock.queued === 0) this.moveUnsentUnbind(ksock);
+    return ksock.peekQueued();
   }
 
   /** Pops the next message (kbus_nextmsg's bookkeeping included). */
   pop(ksock: Ksock): QueuedMessage<Ksock> | undefined {
-    if (ksock.queue.length === 0 && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
-    const item = ksock.queue.popFront();
+    if (ksock.queued === 0) this.moveUnsentUnbind(ksock);
+    const item = ksock.dequeue();
     if (item === undefined) return undefined;
-    this.unqueued(ksock, item.length);
-    // A Request read by its replier must be answered (Ignored if it never is).
-    if (item.flags & WANT_YOU_TO_REPLY) ksock.replyNeeded(item.message);
-    if (ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
+    this.moveUnsentUnbind(ksock);
     this.engine.roomMayHaveAppeared();
     this.flush();
     return item;
   }
 
-  /** Takes `bytes` of entries removed from `ksock`'s queue off the byte counts. */
-  private unqueued(ksock: Ksock, bytes: number): void {
-    ksock.queuedBytes -= bytes;
-    this.engine.queuedBytes -= bytes;
+  unsentUnbindCount(ksock: Ksock): number {
+    return this.unbindEvents.countFor(ksock);
   }
 
+  hasUnsentUnbind(ksock: Ksock): boolean {
+    return this.unbindEvents.mayHaveFor(ksock);
+  }
+
+  /** Moves the first set-aside unbind event for `ksock`, if any, into its queue. */
   private moveUnsentUnbind(ksock: Ksock): void {
+    if (!this.unbindEvents.mayHaveFor(ksock)) return;
     const entry = this.unbindEvents.takeFirstFor(ksock);
     if (entry) this.push(ksock, entry.message, entry.binding, false);
   }
@@ -290,11 +307,10 @@ export class Device {
    * queue of any device may have room again (Engine.roomMayHaveAppeared).
    */
   retryPending(): void {
-    if (this.pendingSenders.size === 0 || this.retrying) return;
+    if (this.pending.size === 0 || this.retrying) return;
     this.retrying = true;
     try {
-      for (const sender of [...this.pendingSenders]) {
-        const message = sender.pending!;
+      for (const [sender, message] of [...this.pending]) {
         const error = this.deliver(sender, message);
         if (error === 'EAGAIN') continue;
         // kbus_poll_try_send_again: a Request must still get its one answer.
@@ -314,7 +330,7 @@ export class Device {
 
   // --- Bindings ---------------------------------------------------------------
 
-  bind(ksock: Ksock, name: string, isReplier: boolean): void {
+  bind(ksock: Ksock, name: string, isReplier: boolean): Binding<Ksock> {
     const error = bindNameError(name);
     if (error) throw new KbusError(error, `cannot bind to '${name}'`);
     if (isReplier && name === MessageNames.REPLIER_BIND_EVENT) {
@@ -324,17 +340,17 @@ export class Device {
       throw new KbusError('EADDRINUSE', `'${name}' already has a replier`);
     }
     try {
-      if (isReplier && this.reportReplierBinds) this.announceBind(ksock, true, name);
+      if (isReplier && this.reportingReplierBinds) this.announceBind(ksock, true, name);
       const binding: Binding<Ksock> = { ksock, isReplier, name };
       this.router.add(binding);
-      ksock.bindings.add(binding);
       if (this.verbose) this.debug(`${ksock.id} bound ${isReplier ? 'R' : 'L'} '${name}'`);
+      return binding;
     } finally {
       this.flush();
     }
   }
 
-  unbind(ksock: Ksock, name: string, isReplier: boolean): void {
+  unbind(ksock: Ksock, name: string, isReplier: boolean): Binding<Ksock> {
     const error = bindNameError(name);
     if (error) throw new KbusError(error, `cannot unbind from '${name}'`);
     const binding = this.router.find(ksock, isReplier, name);
@@ -345,35 +361,25 @@ export class Device {
       );
     }
     try {
-      if (isReplier && this.reportReplierBinds) this.announceBind(ksock, false, name);
-      const queued = ksock.queue.length;
-      this.forgetMatchingMessages(ksock, binding);
-      this.unbindEvents.forgetBinding(binding);
-      this.router.remove(binding);
-      ksock.bindings.delete(binding);
-      if (name === MessageNames.REPLIER_BIND_EVENT && ksock.maybeGotUnsentUnbind) {
-        this.unbindEvents.forgetKsock(ksock);
-      }
-      if (ksock.queue.length < queued && ksock.maybeGotUnsentUnbind) this.moveUnsentUnbind(ksock);
-      if (this.verbose) this.debug(`${ksock.id} unbound ${isReplier ? 'R' : 'L'} '${name}'`);
-      this.engine.roomMayHaveAppeared();
-    } finally {
-      this.flush();
-    }
-  }
-
-  /**
-   * Kbus.txt "Listeners": an UNBIND removes the queued messages that binding
-   * brought; a Request among them gets `$.KBUS.Replier.Unbound`.
-   */
-  private forgetMatchingMessages(ksock: Ksock, binding: Binding<Ksock>): void {
-    const removed = ksock.queue.removeWhere((item) => item.binding === binding);
-    for (const item of removed) {
-      this.unqueued(ksock, item.length);
-      if (item.flags & WANT_YOU_TO_REPLY) {
+      if (isReplier && this.reportingReplierBinds) this.announceBind(ksock, false, name);
+      // Kbus.txt "Listeners": an UNBIND removes the queued messages that
+      // binding brought; a Request among them gets `$.KBUS.Replier.Unbound`.
+      const queuedBefore = ksock.queued;
+      const removed = ksock.dropQueuedFrom(binding);
+      for (const item of removed) {
+        if (!item.toAnswer) continue;
         const { from, id } = item.message;
         this.pushStatus(ksock.id, from, id, MessageNames.REPLIER_UNBOUND);
       }
+      this.unbindEvents.forgetBinding(binding);
+      this.router.remove(binding);
+      if (name === MessageNames.REPLIER_BIND_EVENT) this.unbindEvents.forgetKsock(ksock);
+      if (ksock.queued < queuedBefore) this.moveUnsentUnbind(ksock);
+      if (this.verbose) this.debug(`${ksock.id} unbound ${isReplier ? 'R' : 'L'} '${name}'`);
+      this.engine.roomMayHaveAppeared();
+      return binding;
+    } finally {
+      this.flush();
     }
   }
 
@@ -390,12 +396,7 @@ export class Device {
   // --- Replier Bind Events ------------------------------------------------------
 
   private bindEventMessage(binder: number, isBind: boolean, name: string): Message {
-    return {
-      ...this.statusMessage(MessageNames.REPLIER_BIND_EVENT, 0, 0, NO_ID),
-      // kbus.c marks them ALL_OR_FAIL: all listeners hear of it, or none.
-      flags: Flags.SYNTHETIC | Flags.ALL_OR_FAIL,
-      data: encodeReplierBindEvent({ isBind, binder, name }),
-    };
+    return bindEventMessage(this.nextSerialNum(), binder, isBind, name);
   }
 
   /** Announces a replier (un)bind; EAGAIN if a listener cannot take it (nothing is done then). */
@@ -411,10 +412,10 @@ export class Device {
   }
 
   setReportReplierBinds(ksock: Ksock, value: boolean | undefined): boolean {
-    const previous = this.reportReplierBinds;
-    if (value === false) this.reportReplierBinds = false;
+    const previous = this.reportingReplierBinds;
+    if (value === false) this.reportingReplierBinds = false;
     if (value === true) {
-      this.reportReplierBinds = true;
+      this.reportingReplierBinds = true;
       try {
         // kbus_report_existing_binds: the asker hears of every current replier.
         for (const binding of this.router.newestFirst()) {
@@ -456,45 +457,40 @@ export class Device {
 
   // --- Release ------------------------------------------------------------------
 
-  /** kbus_release: a Ksock closes; every Request it owed gets its status message. */
-  release(ksock: Ksock): void {
-    ksock.reading = undefined;
-    ksock.assembler.reset();
+  /**
+   * kbus_release: a Ksock has closed, leaving its queue, bindings and owed
+   * replies; every Request it owed gets its status message.
+   */
+  release(ksock: Ksock, left: ReleasedState<Ksock>): void {
     this.abandonPending(ksock);
-    ksock.outstanding.clear();
-    ksock.outstandingCount = 0;
 
     // Unread Requests it was to reply to: GoneAway. (kbus.c skips a stateful
     // request addressed to this Ksock; Kbus.txt promises every request an
     // answer, and that promise wins.)
-    for (const item of ksock.queue) {
-      if (item.flags & WANT_YOU_TO_REPLY) {
-        const { from, id } = item.message;
-        if (from !== ksock.id) this.pushStatus(ksock.id, from, id, MessageNames.REPLIER_GONEAWAY);
-      }
+    for (const item of left.queued) {
+      if (!item.toAnswer) continue;
+      const { from, id } = item.message;
+      if (from !== ksock.id) this.pushStatus(ksock.id, from, id, MessageNames.REPLIER_GONEAWAY);
     }
-    ksock.queue.clear();
-    this.unqueued(ksock, ksock.queuedBytes);
 
     // Its bindings, newest first; each replier binding is reported if asked.
     // All are removed before any is reported, so it hears none of its own.
-    const bindings = [...ksock.bindings].reverse();
-    for (const binding of bindings) this.router.remove(binding);
-    ksock.bindings.clear();
-    if (this.reportReplierBinds) {
-      for (const binding of bindings) {
+    for (const binding of left.bindings) this.router.remove(binding);
+    if (this.reportingReplierBinds) {
+      for (const binding of left.bindings) {
         if (binding.isReplier) this.reportUnbindingSafely(ksock, binding.name);
       }
     }
     this.unbindEvents.forgetKsock(ksock);
 
     // Requests it read and never answered: Ignored (newest first, as kbus.c).
-    for (const request of ksock.takeUnreplied()) {
+    for (const request of left.owed) {
       if (request.from !== ksock.id) {
         this.pushStatus(ksock.id, request.from, request.id, MessageNames.REPLIER_IGNORED);
       }
     }
     this.ksocks.delete(ksock.id);
+    this.toNotify.delete(ksock);
     if (this.verbose) this.debug(`${ksock.id} released`);
     this.engine.roomMayHaveAppeared();
     this.flush();
@@ -504,22 +500,33 @@ export class Device {
 
   /** Queues a readiness callback, made once the current operation is over. */
   private notify(ksock: Ksock, force = false): void {
-    if ((ksock.onReady !== undefined || force) && !ksock.notifyQueued) {
-      ksock.notifyQueued = true;
-      this.toNotify.push(ksock);
-    }
+    if (ksock.onReady !== undefined || force) this.toNotify.add(ksock);
   }
 
   /** Runs the readiness callbacks queued by the operation just finished. */
-  flush(): void {
-    while (this.toNotify.length > 0) {
-      const list = this.toNotify;
-      this.toNotify = [];
-      for (const ksock of list) {
-        ksock.notifyQueued = false;
-        if (!ksock.closed) ksock.onReady?.(ksock);
-      }
+  private flush(): void {
+    // A callback may queue more: a Set visits what is added while it is walked.
+    for (const ksock of this.toNotify) {
+      this.toNotify.delete(ksock);
+      if (!ksock.closed) ksock.onReady?.(ksock);
     }
+  }
+
+  // --- /proc/kbus -----------------------------------------------------------------
+
+  /** The figures of /proc/kbus/stats for this device. */
+  stats(): { nextKsockId: number; nextSerial: number; unsentUnbind: number; tragic: boolean } {
+    return {
+      nextKsockId: this.nextKsockId,
+      nextSerial: this.nextSerial,
+      unsentUnbind: this.unbindEvents.length,
+      tragic: this.unbindEvents.tragic,
+    };
+  }
+
+  /** Its open Ksocks, newest first (as kbus.c keeps them). */
+  ksocksNewestFirst(): Ksock[] {
+    return [...this.ksocks.values()].reverse();
   }
 
   private debug(text: string): void {

@@ -1,12 +1,13 @@
 /**
  * The in-process bus: a set of independent devices (Kbus.txt "The KBUS
- * devices"), each with its own Ksocks, bindings and message ids. It does no
- * I/O; the daemon and the clients drive it.
+ * devices"), each with its own Ksocks, bindings and message ids, and the
+ * byte budgets their queues share. It does no I/O; the daemon and the
+ * clients drive it.
  */
 import { BytePool, KbusError } from '../wire/index.js';
-import { Device } from './device.js';
-import type { Ksock } from './ksock.js';
-import { OpenMode } from './ksock.js';
+import { Device, type DeviceHost } from './device.js';
+import { type EngineKsock, OpenMode } from './ksock.js';
+import { QueueBudget } from './message-queue.js';
 import {
   type EngineOptions,
   MAX_DEVICES,
@@ -15,27 +16,20 @@ import {
 } from './options.js';
 import { bindingsText, statsText } from './proc.js';
 
-export class Engine {
+export class Engine implements DeviceHost {
   readonly options: ResolvedOptions;
   /** Memory for the messages its Ksocks send as bytes. */
   readonly pool = new BytePool();
+  /** The queues' byte budgets, shared by every device. */
+  readonly budget: QueueBudget;
   private readonly devices: Device[] = [];
-  /**
-   * @internal Bytes held by every queue of every device: each queued copy
-   * counted at its entire length (QueuedMessage.length). The copies of a
-   * message sent to several Ksocks share one set of bytes, so this is more
-   * than the memory really used: a deliberate, conservative upper bound,
-   * kept exact with an addition per push and a subtraction per removal.
-   */
-  queuedBytes = 0;
-  /** @internal Devices with ALL_OR_WAIT sends pending. */
-  readonly waitingDevices = new Set<Device>();
+  /** Devices with ALL_OR_WAIT sends pending. */
+  private readonly waitingDevices = new Set<Device>();
 
   constructor(options: EngineOptions = {}) {
     this.options = resolveOptions(options);
-    for (let i = 0; i < this.options.devices; i++) {
-      this.devices.push(new Device(this, i, this.options));
-    }
+    this.budget = new QueueBudget(this.options.maxQueueBytes, this.options.maxTotalQueueBytes);
+    for (let i = 0; i < this.options.devices; i++) this.devices.push(new Device(this, i));
   }
 
   /** How many devices there are (indexes 0 to deviceCount - 1). */
@@ -43,12 +37,17 @@ export class Engine {
     return this.devices.length;
   }
 
+  /** Bytes held by every queue of every device (see QueueBudget). */
+  get queuedBytes(): number {
+    return this.budget.used;
+  }
+
   /**
    * Opens a Ksock on a device (the seed's open of /dev/kbusN). ENOENT if
    * there is no such device. `mode` is OpenMode bits; `pid` is what the
    * bindings report shows.
    */
-  open(device = 0, mode: number = OpenMode.READ_WRITE, pid = 0): Ksock {
+  open(device = 0, mode: number = OpenMode.READ_WRITE, pid = 0): EngineKsock {
     const found = Number.isInteger(device) ? this.devices[device] : undefined;
     if (found === undefined) {
       throw new KbusError(
@@ -65,7 +64,7 @@ export class Engine {
     if (index >= MAX_DEVICES) {
       throw new KbusError('EINVAL', `there are already ${MAX_DEVICES} devices`);
     }
-    this.devices.push(new Device(this, index, this.options));
+    this.devices.push(new Device(this, index));
     return index;
   }
 
@@ -77,6 +76,12 @@ export class Engine {
   roomMayHaveAppeared(): void {
     if (this.waitingDevices.size === 0) return;
     for (const device of [...this.waitingDevices]) device.retryPending();
+  }
+
+  /** @internal */
+  setWaiting(device: Device, waiting: boolean): void {
+    if (waiting) this.waitingDevices.add(device);
+    else this.waitingDevices.delete(device);
   }
 
   /** The text of /proc/kbus/bindings. */

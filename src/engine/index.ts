@@ -1,5 +1,5 @@
 export { Engine } from './engine.js';
-export { Ksock, OpenMode } from './ksock.js';
+export { EngineKsock, OpenMode } from './ksock.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,

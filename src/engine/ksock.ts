@@ -1,15 +1,15 @@
 /**
- * A Ksock: one open file of a KBUS device (Kbus.txt "KBUS end points -
- * Ksocks"). It keeps the Ksock's own state (its message queue, the message
- * being written, the one being read, the requests it awaits replies to and
- * those it owes replies for) and offers every device operation; the work
- * that involves other Ksocks is the device's.
+ * An engine Ksock: one open file of a KBUS device (Kbus.txt "KBUS end
+ * points - Ksocks"), with every device operation as a method. It owns its
+ * own state (its message queue, the message being written, the one being
+ * read, its bindings, and its side of the reply guarantee); whatever
+ * involves other Ksocks it asks of its device, through the few operations
+ * of KsockHost.
  */
 import {
-  Deque,
   decodeWhole,
   EncodedMessage,
-  idKey,
+  isReply,
   KbusError,
   type Message,
   MessageAssembler,
@@ -19,8 +19,10 @@ import {
   NO_ID,
   Poll,
 } from '../wire/index.js';
-import type { Device } from './device.js';
+import type { KsockHost, KsockStats } from './ksock-host.js';
+import { MessageQueue } from './message-queue.js';
 import type { QueuedMessage } from './queued.js';
+import { ReplyLedger } from './replies.js';
 import type { Binding } from './router.js';
 
 /** Open modes (the protocol's OPEN `mode` bits). */
@@ -30,71 +32,41 @@ export const OpenMode = {
   READ_WRITE: 3,
 } as const;
 
-/** A Request this Ksock has read and must still reply to. */
-export interface UnrepliedRequest {
-  /** Order of reading, to answer the newest first as kbus.c does. */
-  readonly seq: number;
-  readonly id: MessageId;
-  readonly from: number;
-  readonly name: string;
+interface Reading {
+  readonly item: QueuedMessage<EngineKsock>;
+  bytes: Uint8Array | undefined;
+  offset: number;
 }
 
-/** kbus.c kbus_next_size: how the outstanding-request array grows. */
-function nextSize(size: number): number {
-  return size < 16 ? size << 1 : size + (size >> 3);
-}
-
-export class Ksock {
+export class EngineKsock {
   /** Called after any operation that made a message arrive here or finished a pending send. */
-  onReady: ((ksock: Ksock) => void) | undefined;
+  onReady: ((ksock: EngineKsock) => void) | undefined;
 
-  /** @internal */ readonly queue = new Deque<QueuedMessage<Ksock>>();
-  /** @internal The entire lengths of the messages in `queue`, summed (its byte budget's measure). */
-  queuedBytes = 0;
-  /** @internal */ maxMessages: number;
-  /** @internal */ onlyOnce = false;
-  /** @internal */ lastPushed: MessageId = NO_ID;
-  /** @internal */ lastSentId: MessageId = NO_ID;
-  /** @internal */ readonly assembler: MessageAssembler;
-  /** @internal The message of a SEND that returned EAGAIN (ALL_OR_WAIT), still being sent. */
-  pending: Message | undefined;
-  /** @internal Requests sent, awaiting a reply: id key to count. */
-  readonly outstanding = new Map<string | number, number>();
-  /** @internal */ outstandingCount = 0;
-  /** @internal kbus.c's array size and high-water mark, for /proc/kbus/stats. */
-  outstandingSize = 16;
-  /** @internal */ outstandingMax = 0;
-  /** @internal Requests read and not yet replied to, by id (a list for the rare repeated id). */
-  private readonly unreplied = new Map<string | number, UnrepliedRequest[]>();
-  private unrepliedCount = 0;
-  private unrepliedSeq = 0;
-  /** @internal */ maxUnreplied = 0;
-  /** @internal */ reading:
-    | { item: QueuedMessage<Ksock>; bytes: Uint8Array | undefined; offset: number }
-    | undefined;
-  /** @internal Set-aside Replier Unbind Events may be waiting for this Ksock. */
-  maybeGotUnsentUnbind = false;
-  /** @internal */ notifyQueued = false;
+  private readonly queue: MessageQueue<EngineKsock>;
+  private readonly replies = new ReplyLedger();
+  private readonly assembler: MessageAssembler;
+  private reading: Reading | undefined;
+  private lastSentId: MessageId = NO_ID;
+  /** Its bindings, oldest first. */
+  private readonly bindings = new Set<Binding<EngineKsock>>();
   /** The last name this Ksock sent as bytes. */
   private readonly names = new NameCache();
-  /** @internal Its bindings, oldest first. */
-  readonly bindings = new Set<Binding<Ksock>>();
   private isClosed = false;
 
-  /** @internal */
+  /** @internal Made by the device's open(). */
   constructor(
-    /** @internal */ readonly device: Device,
+    private readonly host: KsockHost<EngineKsock>,
     readonly id: number,
     readonly mode: number,
     readonly pid: number,
   ) {
-    this.maxMessages = device.options.maxMessages;
-    this.assembler = new MessageAssembler(device.options.maxMessageSize);
+    this.queue = new MessageQueue(host.options.maxMessages, host.budget);
+    this.assembler = new MessageAssembler(host.options.maxMessageSize);
   }
 
   /** The index of the device this Ksock is open on. */
   get deviceIndex(): number {
-    return this.device.index;
+    return this.host.index;
   }
 
   get closed(): boolean {
@@ -114,49 +86,42 @@ export class Ksock {
   /** `write`: adds bytes to the message being written; returns how many were taken. */
   write(bytes: Uint8Array): number {
     this.checkWritable();
-    // Kbus.txt: while a send is pending "it will not be possible to call write".
-    if (this.pending)
-      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
-    try {
-      this.assembler.write(bytes);
-    } catch (err) {
-      this.assembler.reset();
-      throw err;
-    }
+    this.checkNotSending();
+    this.assembler.write(bytes);
     return bytes.length;
   }
 
-  /** SEND: sends the message written so far and returns its id. */
-  send(): MessageId {
+  /** SEND: sends the message written so far (or the pending send again) and returns its id. */
+  sendWritten(): MessageId {
     this.checkWritable();
-    if (this.pending) return this.device.send(this, this.pending, true);
+    if (this.host.isSending(this)) return this.host.resend(this);
     const message = this.assembler.message;
     if (message === undefined) {
-      if (!this.assembler.started)
+      if (!this.assembler.started) {
         throw new KbusError('ENOMSG', 'nothing has been written to send');
+      }
       this.assembler.reset();
       throw new KbusError('EINVAL', 'the message written is not finished');
     }
     this.assembler.reset();
-    return this.device.send(this, message, false);
+    return this.host.send(this, message);
   }
 
   /** DISCARD: throws away the message being written, or a pending send. */
   discard(): void {
     this.checkOpen();
     this.assembler.reset();
-    this.device.abandonPending(this);
+    this.host.abandonPending(this);
   }
 
   /** SENDMSG: writes one whole message and sends it, as one step. */
   sendMessage(init: MessageInit): MessageId {
     this.checkWritable();
-    if (this.pending)
-      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
-    if (this.assembler.started) {
-      return this.sendBytes(EncodedMessage.encode(this.device.validate(init)).bytes);
-    }
-    return this.device.send(this, this.device.validate(init), false);
+    this.checkNotSending();
+    const message = this.host.validate(init);
+    // After a partial WRITE, SENDMSG is WRITE of the rest then SEND.
+    if (this.assembler.started) return this.sendBytes(EncodedMessage.encode(message).bytes);
+    return this.host.send(this, message);
   }
 
   /**
@@ -170,17 +135,16 @@ export class Ksock {
    */
   sendBytes(bytes: Uint8Array, adopt = false): MessageId {
     this.checkWritable();
-    if (this.pending)
-      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
+    this.checkNotSending();
     if (this.assembler.started) {
       this.write(bytes);
-      return this.send();
+      return this.sendWritten();
     }
     // The usual case, one whole message: checked (and copied) in one step.
     const keep = adopt && bytes.buffer.byteLength <= 2 * bytes.byteLength;
-    const pool = keep ? undefined : this.device.engine.pool;
-    const message = decodeWhole(bytes, this.device.options.maxMessageSize, pool, this.names);
-    return this.device.send(this, message, false);
+    const pool = keep ? undefined : this.host.pool;
+    const message = decodeWhole(bytes, this.host.options.maxMessageSize, pool, this.names);
+    return this.host.send(this, message);
   }
 
   /** LASTSENT: the id of the last message this Ksock sent (or tried to). */
@@ -195,7 +159,7 @@ export class Ksock {
   nextMsg(): number {
     this.checkOpen();
     this.reading = undefined;
-    const item = this.device.pop(this);
+    const item = this.host.pop(this);
     if (item === undefined) return 0;
     this.reading = { item, bytes: undefined, offset: 0 };
     return item.length;
@@ -218,8 +182,7 @@ export class Ksock {
   lenLeft(): number {
     this.checkOpen();
     const reading = this.reading;
-    if (reading === undefined) return 0;
-    return reading.item.length - reading.offset;
+    return reading === undefined ? 0 : reading.item.length - reading.offset;
   }
 
   /** True if there is a popped message not yet read to its end. */
@@ -229,15 +192,14 @@ export class Ksock {
 
   /** NEXTREAD: pops the next message and returns it whole (it counts as read). */
   nextMessage(): Message | undefined {
-    const item = this.nextQueued();
-    return item === undefined ? undefined : item.copy();
+    return this.nextQueued()?.copy();
   }
 
   /** NEXTREAD as the queue entry itself, for whoever can send its bytes as they are (the daemon). */
-  nextQueued(): QueuedMessage<Ksock> | undefined {
+  nextQueued(): QueuedMessage<EngineKsock> | undefined {
     this.checkReadable();
     this.reading = undefined;
-    return this.device.pop(this);
+    return this.host.pop(this);
   }
 
   /**
@@ -250,18 +212,17 @@ export class Ksock {
   }
 
   /** NEXTREADS as the queue entries themselves (see nextQueued). */
-  nextQueuedMany(maxCount: number, maxBytes: number): QueuedMessage<Ksock>[] {
+  nextQueuedMany(maxCount: number, maxBytes: number): QueuedMessage<EngineKsock>[] {
     this.checkReadable();
     this.reading = undefined;
-    const out: QueuedMessage<Ksock>[] = [];
+    const out: QueuedMessage<EngineKsock>[] = [];
     let bytes = 0;
     while (out.length < maxCount) {
-      const next = this.device.peek(this);
+      const next = this.host.peek(this);
       if (next === undefined) break;
-      const length = next.length;
-      if (out.length > 0 && bytes + length > maxBytes) break;
-      bytes += length;
-      out.push(this.device.pop(this)!);
+      if (out.length > 0 && bytes + next.length > maxBytes) break;
+      bytes += next.length;
+      out.push(this.host.pop(this)!);
     }
     return out;
   }
@@ -271,19 +232,19 @@ export class Ksock {
   /** BIND: listen to (or, as replier, reply for) a name or wildcard. */
   bind(name: string, isReplier = false): void {
     this.checkOpen();
-    this.device.bind(this, name, isReplier);
+    this.bindings.add(this.host.bind(this, name, isReplier));
   }
 
   /** UNBIND: undo a BIND; name and kind must match exactly. */
   unbind(name: string, isReplier = false): void {
     this.checkOpen();
-    this.device.unbind(this, name, isReplier);
+    this.bindings.delete(this.host.unbind(this, name, isReplier));
   }
 
   /** REPLIER: the id of the Ksock bound as replier to exactly this name, or 0. */
   replier(name: string): number {
     this.checkOpen();
-    return this.device.replierFor(name);
+    return this.host.replierFor(name);
   }
 
   // --- Queue and settings ---------------------------------------------------
@@ -306,58 +267,58 @@ export class Ksock {
       throw new KbusError('EINVAL', `queue limit must be a u32, not ${requested}`);
     }
     if (requested > 0) {
-      this.maxMessages = requested;
-      this.device.engine.roomMayHaveAppeared();
+      this.queue.limit = requested;
+      this.host.roomMayHaveAppeared();
     }
-    return this.maxMessages;
+    return this.queue.limit;
   }
 
   /** NUMMSGS: messages waiting to be read (set-aside unbind events included). */
   numMessages(): number {
     this.checkOpen();
-    return this.queue.length + this.device.unbindEvents.countFor(this);
+    return this.queue.length + this.host.unsentUnbindCount(this);
   }
 
   /** UNREPLIEDTO: Requests read and still owed a reply. */
   unrepliedTo(): number {
     this.checkOpen();
-    return this.unrepliedCount;
+    return this.replies.owing;
   }
 
   /** MSGONLYONCE: receive each message once only; undefined only asks. Returns the previous state. */
   msgOnlyOnce(value?: boolean): boolean {
     this.checkOpen();
-    const previous = this.onlyOnce;
-    if (value !== undefined) this.onlyOnce = value;
+    const previous = this.queue.onlyOnce;
+    if (value !== undefined) this.queue.onlyOnce = value;
     return previous;
   }
 
   /** VERBOSE: the device's verbosity; undefined only asks. Returns the previous state. */
   verbose(value?: boolean): boolean {
     this.checkOpen();
-    const previous = this.device.verbose;
-    if (value !== undefined) this.device.verbose = value;
+    const previous = this.host.verbose;
+    if (value !== undefined) this.host.verbose = value;
     return previous;
   }
 
   /** NEWDEVICE: adds a device to the engine and returns its index. */
   newDevice(): number {
     this.checkOpen();
-    return this.device.engine.newDevice();
+    return this.host.newDevice();
   }
 
   /** REPORTREPLIERBINDS: announce replier binds and unbinds; undefined only asks. Returns the previous state. */
   reportReplierBinds(value?: boolean): boolean {
     this.checkOpen();
-    return this.device.setReportReplierBinds(this, value);
+    return this.host.setReportReplierBinds(this, value);
   }
 
   /** What poll would report now: Poll.IN if NEXTMSG would pop a message, Poll.OUT if WRITE would be accepted. */
   poll(): number {
     if (this.isClosed) return 0;
     let mask = 0;
-    if (this.queue.length > 0 || this.maybeGotUnsentUnbind) mask |= Poll.IN;
-    if (this.writable && this.pending === undefined) mask |= Poll.OUT;
+    if (this.queue.length > 0 || this.host.hasUnsentUnbind(this)) mask |= Poll.IN;
+    if (this.writable && !this.host.isSending(this)) mask |= Poll.OUT;
     return mask;
   }
 
@@ -365,93 +326,122 @@ export class Ksock {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.device.release(this);
+    this.reading = undefined;
+    this.assembler.reset();
+    this.replies.forgetAwaited();
+    const bindings = [...this.bindings].reverse();
+    this.bindings.clear();
+    this.host.release(this, {
+      queued: this.queue.takeAll(),
+      bindings,
+      owed: this.replies.takeOwed(),
+    });
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
 
-  // --- Internal bookkeeping used by the device ------------------------------
+  // --- What the device does to this Ksock's state -----------------------------
+
+  /** @internal kbus_queue_is_full, for a message to this Ksock (see MessageQueue.isFull). */
+  isFull(forExpectedReply: boolean): boolean {
+    return this.queue.isFull(this.replies.awaiting, forExpectedReply);
+  }
+
+  /** @internal Is a reply to request `id` awaited here? */
+  awaitsReply(id: MessageId): boolean {
+    return this.replies.awaits(id);
+  }
+
+  /** @internal This Ksock sent a message and was given `id` for it (LASTSENT). */
+  sent(id: MessageId): void {
+    this.lastSentId = id;
+  }
+
+  /** @internal A request this Ksock sent reached its replier: its reply is awaited. */
+  sentRequest(id: MessageId): void {
+    this.replies.await(id);
+  }
+
+  /** @internal A reply this Ksock sent reached its requester. */
+  sentReply(inReplyTo: MessageId): void {
+    this.replies.repaid(inReplyTo);
+  }
 
   /**
-   * @internal kbus_queue_is_full: queued messages plus reserved reply
-   * slots reach MAXMSGS, or the bytes queued reach a byte budget (this
-   * Ksock's, or the engine's over all queues). Checked before adding, so a
-   * queue may pass a budget by one message. A reply the Ksock awaits takes
-   * the room reserved for it when its request was sent: that is one slot
-   * fewer counted, and this Ksock's own byte budget does not refuse it; the
-   * overall budget, which bounds the daemon's memory, does.
+   * @internal Queues this Ksock's copy of `message` (kbus_push_message).
+   * False if it already had it (MSGONLYONCE). A reply, status messages
+   * included, settles the request it answers.
    */
-  isFull(forExpectedReply: boolean): boolean {
-    let used = this.queue.length + this.outstandingCount;
-    if (forExpectedReply) used--;
-    if (used >= this.maxMessages) return true;
-    const engine = this.device.engine;
-    if (engine.queuedBytes >= engine.options.maxTotalQueueBytes) return true;
-    return !forExpectedReply && this.queuedBytes >= engine.options.maxQueueBytes;
+  enqueue(
+    message: Message,
+    flags: number,
+    binding: Binding<EngineKsock> | null,
+    forReplier: boolean,
+  ): boolean {
+    if (!this.queue.add(message, flags, binding, forReplier)) return false;
+    if (isReply(message)) this.replies.arrived(message.inReplyTo);
+    return true;
   }
 
-  /** @internal */
-  rememberOutstanding(id: MessageId): void {
-    const key = idKey(id);
-    this.outstanding.set(key, (this.outstanding.get(key) ?? 0) + 1);
-    if (this.outstandingCount === this.outstandingSize) {
-      this.outstandingSize = nextSize(this.outstandingSize);
-    }
-    this.outstandingCount++;
-    if (this.outstandingCount > this.outstandingMax) this.outstandingMax = this.outstandingCount;
+  /** @internal Messages queued here (set-aside unbind events not included). */
+  get queued(): number {
+    return this.queue.length;
   }
 
-  /** @internal */
-  expects(id: MessageId): boolean {
-    return this.outstanding.has(idKey(id));
+  /** @internal The entire lengths of the messages queued here, summed (its byte budget's measure). */
+  get queuedBytes(): number {
+    return this.queue.bytes;
   }
 
-  /** @internal */
-  forgetOutstanding(id: MessageId): void {
-    const key = idKey(id);
-    const count = this.outstanding.get(key);
-    if (count === undefined) return;
-    if (count === 1) this.outstanding.delete(key);
-    else this.outstanding.set(key, count - 1);
-    this.outstandingCount--;
+  /** @internal The messages queued here, first to be read first. */
+  queuedItems(): IterableIterator<QueuedMessage<EngineKsock>> {
+    return this.queue[Symbol.iterator]();
   }
 
-  /** @internal */
-  replyNeeded(message: Message): void {
-    const key = idKey(message.id);
-    const entry = {
-      seq: this.unrepliedSeq++,
-      id: message.id,
-      from: message.from,
-      name: message.name,
+  /** @internal The next queued message, without taking it. */
+  peekQueued(): QueuedMessage<EngineKsock> | undefined {
+    return this.queue.peek();
+  }
+
+  /** @internal Takes the next queued message; a Request read by its replier must be answered. */
+  dequeue(): QueuedMessage<EngineKsock> | undefined {
+    const item = this.queue.pop();
+    if (item?.toAnswer) this.replies.owe(item.message);
+    return item;
+  }
+
+  /** @internal UNBIND: the queued messages `binding` brought leave the queue. */
+  dropQueuedFrom(binding: Binding<EngineKsock>): QueuedMessage<EngineKsock>[] {
+    return this.queue.removeFrom(binding);
+  }
+
+  /** @internal The figures /proc/kbus/stats prints for this Ksock. */
+  stats(): KsockStats {
+    const sending = this.host.isSending(this);
+    // A pending send's message is finished, and kbus.c's part counter is past its end.
+    const progress = sending ? { part: '???', pos: 0 } : this.assembler.progress();
+    const reading = this.reading;
+    const total = reading ? reading.item.length : 0;
+    const replies = this.replies.stats();
+    return {
+      id: this.id,
+      lastSent: this.lastSentId,
+      queued: this.queue.length,
+      maxMessages: this.queue.limit,
+      readByte: reading ? reading.offset : 0,
+      readTotal: total,
+      writePart: progress.part,
+      writePos: progress.pos,
+      writeFinished: sending || this.assembler.finished,
+      sending,
+      awaiting: replies.awaiting,
+      awaitingSize: replies.size,
+      maxAwaiting: replies.maxAwaiting,
+      owing: replies.owing,
+      maxOwing: replies.maxOwing,
     };
-    const list = this.unreplied.get(key);
-    if (list) list.push(entry);
-    else this.unreplied.set(key, [entry]);
-    this.unrepliedCount++;
-    if (this.unrepliedCount > this.maxUnreplied) this.maxUnreplied = this.unrepliedCount;
-  }
-
-  /** @internal */
-  replyNowSent(id: MessageId): void {
-    const key = idKey(id);
-    const list = this.unreplied.get(key);
-    if (list === undefined) return;
-    // kbus.c removes the newest matching entry.
-    list.pop();
-    if (list.length === 0) this.unreplied.delete(key);
-    this.unrepliedCount--;
-  }
-
-  /** @internal Every request still owed a reply, newest first, forgetting them all. */
-  takeUnreplied(): UnrepliedRequest[] {
-    const all: UnrepliedRequest[] = [];
-    for (const list of this.unreplied.values()) all.push(...list);
-    this.unreplied.clear();
-    this.unrepliedCount = 0;
-    return all.sort((a, b) => b.seq - a.seq);
   }
 
   private checkOpen(): void {
@@ -467,5 +457,12 @@ export class Ksock {
   private checkWritable(): void {
     this.checkOpen();
     if (!this.writable) throw new KbusError('EBADF', `Ksock ${this.id} is not open for writing`);
+  }
+
+  /** Kbus.txt: while a send is pending "it will not be possible to call write". */
+  private checkNotSending(): void {
+    if (this.host.isSending(this)) {
+      throw new KbusError('EALREADY', 'a send is still pending: DISCARD it or wait');
+    }
   }
 }

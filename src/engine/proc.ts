@@ -25,20 +25,14 @@ export function bindingsText(devices: readonly Device[]): string {
 export function statsText(devices: readonly Device[]): string {
   let out = '';
   for (const device of devices) {
-    const tragic = device.unbindEvents.tragic ? '(gone tragic)' : '';
-    out += `dev ${pad(device.index, 2)}: next ksock ${device.nextKsockId} next msg ${device.nextSerial} unsent unbindings ${device.unbindEvents.length}${tragic}\n`;
-    // kbus.c keeps its open Ksocks newest first.
-    for (const ksock of [...device.ksocks.values()].reverse()) {
-      const reading = ksock.reading;
-      const total = reading ? reading.item.length : 0;
-      const read = total - ksock.lenLeft();
-      const sending = ksock.pending !== undefined;
-      // A pending send's message is finished, and kbus.c's part counter is past its end.
-      const progress = sending ? { part: '???', pos: 0 } : ksock.assembler.progress();
-      const finished = sending || ksock.assembler.finished;
-      out += `    ksock ${ksock.id} last msg ${ksock.lastSentId.networkId}:${ksock.lastSentId.serialNum} queue ${ksock.queue.length} of ${ksock.maxMessages}\n`;
-      out += `      read byte ${read} of ${total}, wrote byte ${progress.pos} of ${progress.part} (${finished ? '' : 'not '}finished), ${sending ? '' : 'not '}sending\n`;
-      out += `      outstanding requests ${ksock.outstandingCount} (size ${ksock.outstandingSize}, max ${ksock.outstandingMax}), unsent replies ${ksock.unrepliedTo()} (max ${ksock.maxUnreplied})\n`;
+    const d = device.stats();
+    const tragic = d.tragic ? '(gone tragic)' : '';
+    out += `dev ${pad(device.index, 2)}: next ksock ${d.nextKsockId} next msg ${d.nextSerial} unsent unbindings ${d.unsentUnbind}${tragic}\n`;
+    for (const ksock of device.ksocksNewestFirst()) {
+      const k = ksock.stats();
+      out += `    ksock ${k.id} last msg ${k.lastSent.networkId}:${k.lastSent.serialNum} queue ${k.queued} of ${k.maxMessages}\n`;
+      out += `      read byte ${k.readByte} of ${k.readTotal}, wrote byte ${k.writePos} of ${k.writePart} (${k.writeFinished ? '' : 'not '}finished), ${k.sending ? '' : 'not '}sending\n`;
+      out += `      outstanding requests ${k.awaiting} (size ${k.awaitingSize}, max ${k.maxAwaiting}), unsent replies ${k.owing} (max ${k.maxOwing})\n`;
     }
   }
   return out;

@@ -8,6 +8,7 @@ import {
   type EntireMessage,
   encodeMessage,
   entireMessageLength,
+  Flags,
   HeaderOffset,
   type Message,
   writeU32LE,
@@ -33,6 +34,11 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
     readonly binding: Binding<K> | null,
   ) {
     this.source = message instanceof EncodedMessage ? message.bytes : message;
+  }
+
+  /** This copy is a Request its recipient must answer (Kbus.txt: only the replier's copy says so). */
+  get toAnswer(): boolean {
+    return (this.flags & Flags.WANT_YOU_TO_REPLY) !== 0;
   }
 
   /** The shared message (its own flags, not this copy's). */

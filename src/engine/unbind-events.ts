@@ -7,17 +7,22 @@
  * one `$.KBUS.UnbindEventsLost` message instead.
  */
 import { type Message, MessageNames } from '../wire/index.js';
-import type { Ksock } from './ksock.js';
 import type { Binding } from './router.js';
 
-interface SetAside {
-  readonly sendTo: Ksock;
+interface SetAside<K> {
+  readonly sendTo: K;
   readonly message: Message;
-  readonly binding: Binding<Ksock>;
+  readonly binding: Binding<K>;
 }
 
-export class UnsentUnbindEvents {
-  private entries: SetAside[] = [];
+export class UnsentUnbindEvents<K> {
+  private entries: SetAside<K>[] = [];
+  /**
+   * The Ksocks that may have events here (kbus.c's per-Ksock
+   * maybe_got_unsent_unbind_msgs): set when one is added, cleared when a
+   * look finds none.
+   */
+  private readonly maybe = new Set<K>();
   /** Set when the list overflowed; cleared when it empties. */
   tragic = false;
 
@@ -25,13 +30,18 @@ export class UnsentUnbindEvents {
     return this.entries.length;
   }
 
-  add(sendTo: Ksock, message: Message, binding: Binding<Ksock>): void {
+  add(sendTo: K, message: Message, binding: Binding<K>): void {
     this.entries.push({ sendTo, message, binding });
-    sendTo.maybeGotUnsentUnbind = true;
+    this.maybe.add(sendTo);
+  }
+
+  /** May there be events here for `ksock`? (Exactly as kbus.c's flag: a look settles it.) */
+  mayHaveFor(ksock: K): boolean {
+    return this.maybe.has(ksock);
   }
 
   /** kbus_listener_already_got_tragic_msg: looks back to the last real event. */
-  hasLostMessageFor(ksock: Ksock): boolean {
+  hasLostMessageFor(ksock: K): boolean {
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const entry = this.entries[i]!;
       if (entry.message.name === MessageNames.REPLIER_BIND_EVENT) return false;
@@ -40,18 +50,18 @@ export class UnsentUnbindEvents {
     return false;
   }
 
-  countFor(ksock: Ksock): number {
-    if (!ksock.maybeGotUnsentUnbind) return 0;
+  countFor(ksock: K): number {
+    if (!this.maybe.has(ksock)) return 0;
     let count = 0;
     for (const entry of this.entries) if (entry.sendTo === ksock) count++;
     return count;
   }
 
   /** Removes and returns the first entry for `ksock`, clearing its flag if there is none. */
-  takeFirstFor(ksock: Ksock): SetAside | undefined {
+  takeFirstFor(ksock: K): SetAside<K> | undefined {
     const index = this.entries.findIndex((entry) => entry.sendTo === ksock);
     if (index < 0) {
-      ksock.maybeGotUnsentUnbind = false;
+      this.maybe.delete(ksock);
       this.settle();
       return undefined;
     }
@@ -60,14 +70,14 @@ export class UnsentUnbindEvents {
     return entry;
   }
 
-  forgetBinding(binding: Binding<Ksock>): void {
+  forgetBinding(binding: Binding<K>): void {
     this.entries = this.entries.filter((entry) => entry.binding !== binding);
     this.settle();
   }
 
-  forgetKsock(ksock: Ksock): void {
+  forgetKsock(ksock: K): void {
     this.entries = this.entries.filter((entry) => entry.sendTo !== ksock);
-    ksock.maybeGotUnsentUnbind = false;
+    this.maybe.delete(ksock);
     this.settle();
   }
 

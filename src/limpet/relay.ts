@@ -13,9 +13,9 @@ import {
   MessageNames,
 } from '../wire/index.js';
 import { bindEventOf, type LimpetCore } from './core.js';
-import type { LimpetResult } from './limpet.js';
 import { encodeLinkMessage, LinkDecoder, type LinkError } from './link-codec.js';
 import type { ProxyRepliers } from './proxies.js';
+import type { LimpetResult } from './result.js';
 
 /** Link traffic waiting for the bus before we stop reading the link. */
 const LINK_BACKLOG = 1000;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type KsockStats, parseBindings, parseStats } from '../../src/cli/proc-parse.js';
-import { Engine, type Ksock, OpenMode } from '../../src/engine/index.js';
+import { Engine, type EngineKsock as Ksock, OpenMode } from '../../src/engine/index.js';
 import { Flags, KbusError, MessageNames } from '../../src/wire/index.js';
 
 const RW = OpenMode.READ_WRITE;

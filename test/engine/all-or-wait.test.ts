@@ -9,7 +9,7 @@ import {
   Engine,
   encodeMessage,
   Flags,
-  type Ksock,
+  type EngineKsock as Ksock,
   MessageNames,
   makeMessage,
   OpenMode,

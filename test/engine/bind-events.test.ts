@@ -11,7 +11,7 @@ import {
   Engine,
   type EngineOptions,
   Flags,
-  type Ksock,
+  type EngineKsock as Ksock,
   type Message,
   MessageNames,
   OpenMode,

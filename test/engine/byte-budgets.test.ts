@@ -14,7 +14,7 @@ import {
   encodeMessage,
   entireMessageLength,
   Flags,
-  type Ksock,
+  type EngineKsock as Ksock,
   MessageNames,
   OpenMode,
 } from './api.js';
@@ -48,7 +48,7 @@ function byteFullListener(engine: Engine, sender: Ksock, name: string, device = 
 /** Bytes the entries of `ksock`'s queue add up to, counted afresh. */
 function heldBytes(ksock: Ksock): number {
   let total = 0;
-  for (const item of ksock.queue) total += item.length;
+  for (const item of ksock.queuedItems()) total += item.length;
   return total;
 }
 
@@ -301,7 +301,7 @@ describe('the byte counts stay exact', () => {
     assert.equal(next(requester).name, MessageNames.REPLIER_GONEAWAY);
     next(watcher);
     assertCounted(engine, all);
-    assert.equal(watcher.queue.length, 1, 'the set-aside event moved into the queue');
+    assert.equal(watcher.queued, 1, 'the set-aside event moved into the queue');
     drain(watcher);
     assertCounted(engine, all);
     assert.equal(engine.queuedBytes, 0);

@@ -10,7 +10,7 @@ import {
   Engine,
   encodeMessage,
   Flags,
-  type Ksock,
+  type EngineKsock as Ksock,
   MAX_DEVICES,
   makeMessage,
   OpenMode,

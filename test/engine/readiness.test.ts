@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, type Ksock, OpenMode, Poll } from './api.js';
+import { Engine, type EngineKsock as Ksock, OpenMode, Poll } from './api.js';
 
 const POLLIN = 0x1;
 const POLLOUT = 0x4;

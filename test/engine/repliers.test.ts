@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock, MessageNames } from './api.js';
+import { Engine, Flags, type EngineKsock as Ksock, MessageNames } from './api.js';
 import { assertEmpty, nameOfLength, next, sendRequest, throwsCode } from './support.js';
 
 describe('one replier per name', () => {

@@ -8,7 +8,7 @@ import {
   Engine,
   Flags,
   isSameId,
-  type Ksock,
+  type EngineKsock as Ksock,
   type Message,
   type MessageId,
   MessageNames,

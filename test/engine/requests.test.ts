@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock } from './api.js';
+import { Engine, Flags, type EngineKsock as Ksock } from './api.js';
 import { assertEmpty, drain, next, sendReply, sendRequest, throwsCode } from './support.js';
 
 function setup(): { engine: Engine; sender: Ksock; replier: Ksock; listener: Ksock } {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, type Ksock } from './api.js';
+import { Engine, type EngineKsock as Ksock } from './api.js';
 import { assertEmpty, drain } from './support.js';
 
 /** Sends an announcement for each name, then returns the names `listener` received, in order. */

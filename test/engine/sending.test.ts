@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Engine, Flags, type Ksock } from './api.js';
+import { Engine, Flags, type EngineKsock as Ksock } from './api.js';
 import { next, sendRequest, throwsCode } from './support.js';
 
 function listenerAndSender(engine = new Engine()): { listener: Ksock; sender: Ksock } {

@@ -16,7 +16,7 @@ import {
   encodeMessage,
   Flags,
   KbusError,
-  type Ksock,
+  type EngineKsock as Ksock,
   type Message,
   type MessageId,
   makeMessage,

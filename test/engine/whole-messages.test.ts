@@ -13,7 +13,7 @@ import {
   encodeMessage,
   entireMessageLength,
   Flags,
-  type Ksock,
+  type EngineKsock as Ksock,
   type Message,
   makeMessage,
   OpenMode,

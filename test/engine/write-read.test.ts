@@ -12,7 +12,7 @@ import {
   encodeMessage,
   entireMessageLength,
   Flags,
-  type Ksock,
+  type EngineKsock as Ksock,
   type MessageId,
   makeMessage,
   OpenMode,
