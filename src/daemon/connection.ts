@@ -181,8 +181,9 @@ export class Connection {
     switch (op) {
       case Op.SENDMSG: {
         // The payload is a view of what the socket read, which nothing else
-        // uses: the message keeps it (memory per Ksock stays bounded by the
-        // queue limit times the frame limit, as with a copy).
+        // uses: the message keeps it, with no copy. A message that stays
+        // queued gets bytes of its own soon after (Engine.compactQueues), so
+        // that it does not keep the whole read alive.
         const id = ksock.sendBytes(payload, true);
         w.idResponse(op, tag, id.networkId, id.serialNum);
         return;

@@ -48,12 +48,20 @@ function isLive(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * How often the queued messages that stay are given bytes of their own
+ * (Engine.compactQueues): until then a small message from a busy client may
+ * keep the whole socket read it came in alive.
+ */
+const COMPACT_EVERY_MS = 200;
+
 export class Daemon {
   readonly engine: Engine;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private connections = 0;
   private listening = false;
+  private compactTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly options: DaemonOptions) {
     this.engine = new Engine(options);
@@ -102,6 +110,8 @@ export class Daemon {
       });
     });
     this.listening = true;
+    this.compactTimer = setInterval(() => this.engine.compactQueues(), COMPACT_EVERY_MS);
+    this.compactTimer.unref();
     await chmod(path, this.options.socketMode ?? 0o600);
   }
 
@@ -109,6 +119,7 @@ export class Daemon {
   async close(): Promise<void> {
     if (!this.listening) return;
     this.listening = false;
+    clearInterval(this.compactTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;

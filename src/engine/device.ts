@@ -524,6 +524,13 @@ export class Device implements KsockHost<Ksock> {
     };
   }
 
+  /** See Engine.compactQueues. */
+  compactQueues(copies: Map<Uint8Array, Uint8Array>): number {
+    let copied = 0;
+    for (const ksock of this.ksocks.values()) copied += ksock.compactQueue(copies);
+    return copied;
+  }
+
   /** Its open Ksocks, newest first (as kbus.c keeps them). */
   ksocksNewestFirst(): Ksock[] {
     return [...this.ksocks.values()].reverse();

@@ -84,6 +84,24 @@ export class Engine implements DeviceHost {
     else this.waitingDevices.delete(device);
   }
 
+  /**
+   * Makes every queued message that is a small part of a larger buffer own
+   * its bytes, and returns how many were copied. A message sent whole is
+   * kept as the bytes it arrived in, without a copy: from a busy client
+   * those are a view into a socket read holding many messages, and a
+   * message that stays queued would keep that whole read alive, far more
+   * memory than the byte budgets count. Copying every message as it
+   * arrives would cost more than the rest of its journey, so kbusd calls
+   * this a few times a second instead: the messages still queued then are
+   * the ones that stay, and only they are copied, each once.
+   */
+  compactQueues(): number {
+    const copies = new Map<Uint8Array, Uint8Array>();
+    let copied = 0;
+    for (const device of this.devices) copied += device.compactQueues(copies);
+    return copied;
+  }
+
   /** The text of /proc/kbus/bindings. */
   bindingsText(): string {
     return bindingsText(this.devices);

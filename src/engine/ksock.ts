@@ -126,12 +126,10 @@ export class EngineKsock {
 
   /**
    * SENDMSG with the message's bytes: WRITE of them all, then SEND. With
-   * `adopt`, the engine may keep and change `bytes` instead of copying them
+   * `adopt`, the engine keeps and changes `bytes` instead of copying them
    * (the caller must not use them again), as the daemon does with what it
-   * reads from a socket. It keeps them only if that keeps little more than
-   * the message: a view into a larger buffer (a socket's 64 KiB read)
-   * would keep that whole buffer alive while the message is queued, far
-   * more than the queue's byte budget counts, so such a message is copied.
+   * reads from a socket. Such bytes may be a view into a larger buffer; if
+   * the message stays queued, Engine.compactQueues gives it bytes of its own.
    */
   sendBytes(bytes: Uint8Array, adopt = false): MessageId {
     this.checkWritable();
@@ -141,8 +139,7 @@ export class EngineKsock {
       return this.sendWritten();
     }
     // The usual case, one whole message: checked (and copied) in one step.
-    const keep = adopt && bytes.buffer.byteLength <= 2 * bytes.byteLength;
-    const pool = keep ? undefined : this.host.pool;
+    const pool = adopt ? undefined : this.host.pool;
     const message = decodeWhole(bytes, this.host.options.maxMessageSize, pool, this.names);
     return this.host.send(this, message);
   }
@@ -415,6 +412,11 @@ export class EngineKsock {
   /** @internal UNBIND: the queued messages `binding` brought leave the queue. */
   dropQueuedFrom(binding: Binding<EngineKsock>): QueuedMessage<EngineKsock>[] {
     return this.queue.removeFrom(binding);
+  }
+
+  /** @internal See Engine.compactQueues. */
+  compactQueue(copies: Map<Uint8Array, Uint8Array>): number {
+    return this.queue.compact(copies);
   }
 
   /** @internal The figures /proc/kbus/stats prints for this Ksock. */

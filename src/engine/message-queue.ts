@@ -130,6 +130,29 @@ export class MessageQueue<K> {
     return all;
   }
 
+  /**
+   * Makes the queued messages that are small parts of larger buffers own
+   * their bytes (QueuedMessage.compact). Messages join at the back (URGENT
+   * ones at the front) and compaction looks at each once, so it walks in
+   * from both ends only as far as the entries it has not seen. Returns how
+   * many it copied.
+   */
+  compact(copies: Map<Uint8Array, Uint8Array>): number {
+    let copied = 0;
+    const entries = this.entries;
+    let back = entries.length - 1;
+    for (let item = entries.at(back); item !== undefined && !item.compacted; ) {
+      if (item.compact(copies)) copied++;
+      item = entries.at(--back);
+    }
+    let front = 0;
+    for (let item = entries.at(front); item !== undefined && !item.compacted; ) {
+      if (item.compact(copies)) copied++;
+      item = entries.at(++front);
+    }
+    return copied;
+  }
+
   private hold(bytes: number): void {
     this.heldBytes += bytes;
     this.budget.add(bytes);

@@ -24,7 +24,11 @@ import type { Binding } from './router.js';
  * garbage collector to copy and mark.
  */
 export class QueuedMessage<K = unknown> implements EntireMessage {
-  private readonly source: Message | Uint8Array;
+  private source: Message | Uint8Array;
+  /** The length of the entire message (what the queues' byte budgets count). */
+  readonly length: number;
+  /** Looked at by a compaction already (see compact()). */
+  private settled = false;
 
   constructor(
     message: Message,
@@ -33,7 +37,40 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
     /** The binding that brought it here (null for replies and status messages). */
     readonly binding: Binding<K> | null,
   ) {
-    this.source = message instanceof EncodedMessage ? message.bytes : message;
+    if (message instanceof EncodedMessage) {
+      this.source = message.bytes;
+      this.length = message.bytes.length;
+    } else {
+      this.source = message;
+      this.length = entireMessageLength(message.name.length, message.data.length);
+    }
+  }
+
+  /** True once compact() has looked at this entry: it need not look again. */
+  get compacted(): boolean {
+    return this.settled;
+  }
+
+  /**
+   * Makes the message's bytes its own if they are a small part of a larger
+   * buffer (a socket read holding many frames, which a message kept as a
+   * view would keep alive whole). `copies` maps the bytes already copied in
+   * this compaction to their copy, so that the copies of one message stay
+   * one. Returns true if it copied.
+   */
+  compact(copies: Map<Uint8Array, Uint8Array>): boolean {
+    this.settled = true;
+    const source = this.source;
+    if (!(source instanceof Uint8Array) || source.buffer.byteLength <= 2 * source.byteLength) {
+      return false;
+    }
+    let own = copies.get(source);
+    if (own === undefined) {
+      own = Uint8Array.prototype.slice.call(source);
+      copies.set(source, own);
+    }
+    this.source = own;
+    return true;
   }
 
   /** This copy is a Request its recipient must answer (Kbus.txt: only the replier's copy says so). */
@@ -51,14 +88,6 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
   get encoded(): Uint8Array | undefined {
     const source = this.source;
     return source instanceof Uint8Array ? source : undefined;
-  }
-
-  /** The length of the entire message. */
-  get length(): number {
-    const source = this.source;
-    return source instanceof Uint8Array
-      ? source.length
-      : entireMessageLength(source.name.length, source.data.length);
   }
 
   /** The entire message as this copy's recipient reads it, with this copy's flags. */

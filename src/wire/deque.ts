@@ -34,6 +34,12 @@ export class Deque<T> {
     return item;
   }
 
+  /** The item at `index` from the front (0 is the front), or undefined past the end. */
+  at(index: number): T | undefined {
+    if (index < 0 || index >= this.count) return undefined;
+    return this.items[(this.head + index) & (this.items.length - 1)];
+  }
+
   peekFront(): T | undefined {
     return this.count === 0 ? undefined : this.items[this.head];
   }

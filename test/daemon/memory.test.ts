@@ -6,9 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
-import { KbusError } from '../../src/wire/index.js';
+import {
+  encodeFrame,
+  encodeMessage,
+  FrameDecoder,
+  KbusError,
+  Op,
+  PROTOCOL_VERSION,
+  readU32LE,
+} from '../../src/internal.js';
 import { type RunningDaemon, startDaemon } from '../support/daemon.js';
 import { rssKb, within } from './helpers.js';
 
@@ -226,3 +235,83 @@ test('200 listeners on names of their own, flooded with 64 KiB messages nobody r
     await bus.close();
   }
 });
+
+test('a listener that keeps one small message from each socket read does not keep the reads alive', async () => {
+  // Every 64 KiB write holds one message for a listener that never reads
+  // and hundreds that nobody hears: kept as views, the kept messages alone
+  // would hold every read (12,000 of 64 KiB) for a few hundred kB counted.
+  const bus = await kbusd([]);
+  try {
+    const keeper = await bus.connect();
+    await keeper.maxMessages(1_000_000);
+    await keeper.bind('$.Keep');
+    const batches = 12_000;
+    const batch = keepOneBatch(64 * 1024);
+    const baseline = rssKb(bus.pid);
+    await within(
+      sendRaw(bus.daemon.socket, batch.bytes, batches, batch.frames),
+      'kbusd to take 12,000 reads of 64 KiB',
+      60_000,
+    );
+    assert.equal(await keeper.numMessages(), batches, 'every kept message is queued');
+    const growth = peakRssKb(bus.pid) - baseline;
+    console.log(`# kbusd grew ${(growth / 1024).toFixed(0)} MiB keeping ${batches} small messages`);
+    const pinnedIfKept = (batches * 64 * 1024) / 1024;
+    assert.ok(
+      growth < pinnedIfKept / 4,
+      `kbusd grew ${growth} kB, as if the kept messages held their reads (${pinnedIfKept} kB)`,
+    );
+  } finally {
+    await bus.close();
+  }
+});
+
+/** `length` bytes of SENDMSG frames: one to `$.Keep`, the rest to `$.Drop`. */
+function keepOneBatch(length: number): { bytes: Uint8Array; frames: number } {
+  const frames: Uint8Array[] = [];
+  const keep = encodeMessage({ name: '$.Keep', data: new Uint8Array(40) });
+  const drop = encodeMessage({ name: '$.Drop', data: new Uint8Array(40) });
+  let size = 0;
+  let tag = 1;
+  for (let m = keep; size + 12 + m.length <= length; m = drop) {
+    const frame = encodeFrame(Op.SENDMSG, tag++, [], m);
+    frames.push(frame);
+    size += frame.length;
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const frame of frames) {
+    bytes.set(frame, at);
+    at += frame.length;
+  }
+  return { bytes, frames: frames.length };
+}
+
+/** Opens a Ksock on a raw connection, writes `batch` `count` times, and waits for every answer. */
+async function sendRaw(socket: string, batch: Uint8Array, count: number, perBatch: number) {
+  const conn = connect(socket);
+  await new Promise<void>((resolve, reject) => {
+    conn.once('connect', resolve);
+    conn.once('error', reject);
+  });
+  const expected = 1 + count * perBatch;
+  let answered = 0;
+  const decoder = new FrameDecoder(1 << 20);
+  const done = new Promise<void>((resolve, reject) => {
+    conn.on('data', (chunk: Buffer) => {
+      decoder.push(chunk, (frame) => {
+        if (frame.payload.length >= 4 && readU32LE(frame.payload, 0) !== 0) {
+          reject(new Error(`op ${frame.op} tag ${frame.tag} failed`));
+        }
+        if (++answered === expected) resolve();
+      });
+    });
+    conn.once('error', reject);
+  });
+  conn.write(encodeFrame(Op.OPEN, 0xffff_fff0, [PROTOCOL_VERSION, 0, 3, process.pid]));
+  for (let i = 0; i < count; i++) {
+    if (!conn.write(batch)) await new Promise((resolve) => conn.once('drain', resolve));
+  }
+  await done;
+  conn.destroy();
+}

@@ -308,32 +308,82 @@ describe('the byte counts stay exact', () => {
   });
 });
 
-describe('what SENDMSG with adopt keeps (sendBytes)', () => {
-  function queuedBytesOf(bytes: Uint8Array): Uint8Array {
+describe('what a message sent whole keeps alive (sendBytes with adopt, compactQueues)', () => {
+  /** A message inside a larger buffer, as one frame among many in a socket read. */
+  function inChunk(name: string, data = DATA, flags = 0): Uint8Array {
+    const message = encodeMessage({ name, data, flags });
+    const chunk = new Uint8Array(64 * 1024);
+    chunk.set(message, 1000);
+    return chunk.subarray(1000, 1000 + message.length);
+  }
+
+  function keptOf(ksock: Ksock): Uint8Array[] {
+    return [...ksock.queuedItems()].map((item) => {
+      assert.ok(item.encoded !== undefined);
+      return item.encoded;
+    });
+  }
+
+  test('SENDMSG keeps the bytes it is given, with no copy', () => {
     const engine = new Engine();
     const listener = engine.open(0);
     listener.bind('$.Adopt');
-    engine.open(0).sendBytes(bytes, true);
-    const encoded = listener.nextQueued()?.encoded;
-    assert.ok(encoded !== undefined);
-    return encoded;
-  }
-
-  test('a small view of a large buffer is copied, so it does not keep the buffer alive', () => {
-    const message = encodeMessage({ name: '$.Adopt', data: DATA });
-    const chunk = new Uint8Array(64 * 1024);
-    chunk.set(message, 1000);
-    const view = chunk.subarray(1000, 1000 + message.length);
-    const kept = queuedBytesOf(view);
-    assert.notEqual(kept.buffer, chunk.buffer);
-    assert.deepEqual(kept.subarray(64), message.subarray(64));
+    const view = inChunk('$.Adopt');
+    engine.open(0).sendBytes(view, true);
+    assert.equal(keptOf(listener)[0]!.buffer, view.buffer);
   });
 
-  test('a view that is most of its buffer is kept as it is', () => {
+  test('a queued message that is a small part of a larger buffer gets bytes of its own, once', () => {
+    const engine = new Engine();
+    const a = engine.open(0);
+    const b = engine.open(0);
+    a.bind('$.Adopt');
+    b.bind('$.Adopt');
+    const view = inChunk('$.Adopt');
+    const expected = view.slice();
+    engine.open(0).sendBytes(view, true);
+    assert.equal(engine.compactQueues(), 2, 'both queued copies compacted');
+    const [keptA] = keptOf(a);
+    const [keptB] = keptOf(b);
+    assert.equal(keptA!.buffer.byteLength, keptA!.length, 'the bytes own their buffer');
+    assert.equal(keptA, keptB, 'the copies of one message share one set of bytes still');
+    assert.notEqual(keptA!.buffer, view.buffer);
+    // What it keeps is the message as sent (KBUS's changes included), and reads the same.
+    view.fill(0);
+    assert.deepEqual(keptA!.subarray(64), expected.subarray(64));
+    assert.equal(next(a).name, '$.Adopt');
+    assert.deepEqual([...next(b).data], [...DATA]);
+    assert.equal(engine.compactQueues(), 0, 'nothing left to do');
+  });
+
+  test('compaction looks at each entry once, and finds those queued since at either end', () => {
+    const engine = new Engine();
+    const listener = engine.open(0);
+    listener.bind('$.Adopt');
+    const sender = engine.open(0);
+    sender.sendBytes(inChunk('$.Adopt'), true);
+    assert.equal(engine.compactQueues(), 1);
+    assert.equal(engine.compactQueues(), 0);
+    sender.sendBytes(inChunk('$.Adopt'), true);
+    sender.sendBytes(inChunk('$.Adopt', DATA, Flags.URGENT), true);
+    assert.equal(
+      engine.compactQueues(),
+      2,
+      'the new one at the back and the URGENT one at the front',
+    );
+    for (const kept of keptOf(listener)) assert.equal(kept.buffer.byteLength, kept.length);
+    assert.equal(drain(listener).length, 3);
+  });
+
+  test('a message that is most of its buffer is left as it is', () => {
+    const engine = new Engine();
+    const listener = engine.open(0);
+    listener.bind('$.Adopt');
     const message = encodeMessage({ name: '$.Adopt', data: new Uint8Array(1000) });
     const frame = new Uint8Array(message.length + 12);
     frame.set(message, 12);
-    const view = frame.subarray(12);
-    assert.equal(queuedBytesOf(view).buffer, frame.buffer);
+    engine.open(0).sendBytes(frame.subarray(12), true);
+    assert.equal(engine.compactQueues(), 0);
+    assert.equal(keptOf(listener)[0]!.buffer, frame.buffer);
   });
 });
