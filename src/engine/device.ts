@@ -17,7 +17,6 @@ import {
   MAX_NAME_LENGTH,
   type Message,
   type MessageId,
-  type MessageInit,
   MessageNames,
   NO_ID,
   stamp,
@@ -30,7 +29,6 @@ import type { QueuedMessage } from './queued.js';
 import { type Binding, Router } from './router.js';
 import { bindEventMessage, statusMessage } from './status-messages.js';
 import { UnsentUnbindEvents } from './unbind-events.js';
-import { validateMessage } from './validate.js';
 
 const WANT_YOU_TO_REPLY = Flags.WANT_YOU_TO_REPLY;
 
@@ -113,22 +111,11 @@ export class Device implements KsockHost<Ksock> {
 
   // --- Sending --------------------------------------------------------------
 
-  /** Checks and copies a message given as an object (see validateMessage). */
-  validate(init: MessageInit): Message {
-    return validateMessage(init, this.options.maxMessageSize);
-  }
-
-  /** SEND (kbus_send) of a message not sent before. */
-  send(sender: Ksock, message: Message): MessageId {
-    return this.sendOnce(sender, message, false);
-  }
-
-  /** SEND again of a message whose earlier SEND returned EAGAIN: it keeps the id it was given. */
-  resend(sender: Ksock): MessageId {
-    return this.sendOnce(sender, this.pending.get(sender)!, true);
-  }
-
-  private sendOnce(sender: Ksock, message: Message, retry: boolean): MessageId {
+  /**
+   * SEND (kbus_send) of `message`. `retry` is a SEND of the message whose
+   * earlier SEND returned EAGAIN: it keeps the id it was given then.
+   */
+  send(sender: Ksock, message: Message, retry = false): MessageId {
     try {
       // Kbus.txt "Queues filling up": a Request needs room for its Reply in
       // the sender's queue, or it is not sent and gets no id (ENOLCK).
@@ -136,7 +123,16 @@ export class Device implements KsockHost<Ksock> {
         this.abandonPending(sender);
         throw new KbusError('ENOLCK', "no room in the sender's queue for the Reply");
       }
-      const stamped = retry ? message : this.stamp(sender, message);
+      // Kbus.txt "Things KBUS changes in a message": a local id is given here.
+      const stamped = retry
+        ? message
+        : stamp(
+            message,
+            message.id.networkId === 0
+              ? { networkId: 0, serialNum: this.nextSerialNum() }
+              : message.id,
+            sender.id,
+          );
       sender.sent(stamped.id);
       const error = this.deliver(sender, stamped);
       if (error === 'EAGAIN') {
@@ -156,15 +152,13 @@ export class Device implements KsockHost<Ksock> {
     }
   }
 
-  /** Kbus.txt "Things KBUS changes in a message": a local id is given here. */
-  private stamp(sender: Ksock, message: Message): Message {
-    const id =
-      message.id.networkId === 0 ? { networkId: 0, serialNum: this.nextSerialNum() } : message.id;
-    return stamp(message, id, sender.id);
+  /** SEND again of the message whose earlier SEND returned EAGAIN. */
+  resend(sender: Ksock): MessageId {
+    return this.send(sender, this.pending.get(sender)!, true);
   }
 
   isSending(sender: Ksock): boolean {
-    return this.pending.has(sender);
+    return this.pending.size !== 0 && this.pending.has(sender);
   }
 
   /** Drops a send left pending by EAGAIN (DISCARD, or the Ksock closing). */
@@ -505,6 +499,8 @@ export class Device implements KsockHost<Ksock> {
 
   /** Runs the readiness callbacks queued by the operation just finished. */
   private flush(): void {
+    // Most operations notify nobody: no iterator for them.
+    if (this.toNotify.size === 0) return;
     // A callback may queue more: a Set visits what is added while it is walked.
     for (const ksock of this.toNotify) {
       this.toNotify.delete(ksock);

@@ -4,7 +4,7 @@
  * reports. Defined apart from both, so that neither file imports the other's
  * internals and each keeps its own state.
  */
-import type { BytePool, Message, MessageId, MessageInit } from '../wire/index.js';
+import type { BytePool, Message, MessageId } from '../wire/index.js';
 import type { QueueBudget } from './message-queue.js';
 import type { ResolvedOptions } from './options.js';
 import type { QueuedMessage } from './queued.js';
@@ -19,8 +19,6 @@ export interface KsockHost<K> {
   readonly budget: QueueBudget;
   readonly pool: BytePool;
   verbose: boolean;
-  /** Checks and copies a message given as an object. */
-  validate(init: MessageInit): Message;
   /** SEND of `message` (kbus_send), or of the pending ALL_OR_WAIT send again. */
   send(sender: K, message: Message): MessageId;
   resend(sender: K): MessageId;

@@ -24,6 +24,7 @@ import { MessageQueue } from './message-queue.js';
 import type { QueuedMessage } from './queued.js';
 import { ReplyLedger } from './replies.js';
 import type { Binding } from './router.js';
+import { validateMessage } from './validate.js';
 
 /** Open modes (the protocol's OPEN `mode` bits). */
 export const OpenMode = {
@@ -118,7 +119,7 @@ export class EngineKsock {
   sendMessage(init: MessageInit): MessageId {
     this.checkWritable();
     this.checkNotSending();
-    const message = this.host.validate(init);
+    const message = validateMessage(init, this.host.options.maxMessageSize);
     // After a partial WRITE, SENDMSG is WRITE of the rest then SEND.
     if (this.assembler.started) return this.sendBytes(EncodedMessage.encode(message).bytes);
     return this.host.send(this, message);

@@ -94,7 +94,9 @@ export class MessageQueue<K> {
   add(message: Message, flags: number, binding: Binding<K> | null, forReplier: boolean): boolean {
     if (this.onlyOnce && !forReplier && isSameId(this.lastQueued, message.id)) return false;
     const item = new QueuedMessage<K>(message, flags, binding);
-    this.hold(item.length);
+    // By hand rather than through a method: this is every message's path.
+    this.heldBytes += item.length;
+    this.budget.add(item.length);
     if (message.flags & Flags.URGENT) this.entries.pushFront(item);
     else this.entries.pushBack(item);
     this.lastQueued = message.id;
@@ -151,11 +153,6 @@ export class MessageQueue<K> {
       item = entries.at(++front);
     }
     return copied;
-  }
-
-  private hold(bytes: number): void {
-    this.heldBytes += bytes;
-    this.budget.add(bytes);
   }
 
   private drop(bytes: number): void {

@@ -108,9 +108,24 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
     return out;
   }
 
-  /** The message as this copy's recipient sees it (a plain object). */
+  /** The message as this copy's recipient sees it: a plain object, with this copy's flags. */
   copy(): Message {
-    const m = this.message;
-    return m.flags === this.flags ? m : { ...m, flags: this.flags };
+    const source = this.source;
+    if (source instanceof Uint8Array) {
+      const m = decodeMessage(source, { shareData: true });
+      return m.flags === this.flags ? m : { ...m, flags: this.flags };
+    }
+    return {
+      id: source.id,
+      inReplyTo: source.inReplyTo,
+      to: source.to,
+      from: source.from,
+      origFrom: source.origFrom,
+      finalTo: source.finalTo,
+      extra: source.extra,
+      flags: this.flags,
+      name: source.name,
+      data: source.data,
+    };
   }
 }

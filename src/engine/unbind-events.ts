@@ -37,7 +37,8 @@ export class UnsentUnbindEvents<K> {
 
   /** May there be events here for `ksock`? (Exactly as kbus.c's flag: a look settles it.) */
   mayHaveFor(ksock: K): boolean {
-    return this.maybe.has(ksock);
+    // Asked on every read: most of the time nobody has any.
+    return this.maybe.size !== 0 && this.maybe.has(ksock);
   }
 
   /** kbus_listener_already_got_tragic_msg: looks back to the last real event. */
@@ -51,7 +52,7 @@ export class UnsentUnbindEvents<K> {
   }
 
   countFor(ksock: K): number {
-    if (!this.maybe.has(ksock)) return 0;
+    if (!this.mayHaveFor(ksock)) return 0;
     let count = 0;
     for (const entry of this.entries) if (entry.sendTo === ksock) count++;
     return count;

@@ -12,6 +12,7 @@ import {
   type MessageInit,
   NO_ADDRESS,
   NO_ID,
+  SendingMessage,
   sendNameError,
 } from '../wire/index.js';
 
@@ -69,16 +70,6 @@ export function validateMessage(init: MessageInit, maxMessageSize: number): Mess
   ) {
     throw new KbusError('EINVAL', 'message header fields must be unsigned 32-bit integers');
   }
-  return {
-    id,
-    inReplyTo,
-    to,
-    from,
-    origFrom,
-    finalTo,
-    extra,
-    flags,
-    name,
-    data: data.length === 0 ? NO_DATA : copyBytes(data),
-  };
+  const copy = data.length === 0 ? NO_DATA : copyBytes(data);
+  return new SendingMessage(id, inReplyTo, to, from, origFrom, finalTo, extra, flags, name, copy);
 }

@@ -225,13 +225,40 @@ export class NameCache {
 }
 
 /**
+ * A message given as an object and checked for sending (validateMessage):
+ * a fresh object nobody else holds, so KBUS may stamp it in place.
+ */
+export class SendingMessage implements Message {
+  constructor(
+    public id: MessageId,
+    readonly inReplyTo: MessageId,
+    readonly to: number,
+    public from: number,
+    readonly origFrom: NetworkAddress,
+    readonly finalTo: NetworkAddress,
+    public extra: number,
+    public flags: number,
+    readonly name: string,
+    readonly data: Uint8Array,
+  ) {}
+
+  /** As EncodedMessage.stamp, for a message that has no bytes. */
+  stamp(id: MessageId, from: number): void {
+    this.id = id;
+    this.from = from;
+    this.extra = 0;
+    this.flags = (this.flags & ~Flags.SYNTHETIC) >>> 0;
+  }
+}
+
+/**
  * The one way KBUS stamps a message it sends (Kbus.txt "Things KBUS changes
- * in a message"): the id, `from`, `extra` cleared and SYNTHETIC cleared. An
- * EncodedMessage is changed in place, fields and bytes alike; any other
- * message is copied with the changes.
+ * in a message"): the id, `from`, `extra` cleared and SYNTHETIC cleared. A
+ * message made for sending (EncodedMessage, SendingMessage) is changed in
+ * place, bytes included; any other message is copied with the changes.
  */
 export function stamp(message: Message, id: MessageId, from: number): Message {
-  if (message instanceof EncodedMessage) {
+  if (message instanceof EncodedMessage || message instanceof SendingMessage) {
     message.stamp(id, from);
     return message;
   }
