@@ -17,6 +17,7 @@ import {
   formatLinkAddress,
   greet,
   type LinkAddress,
+  isLoopbackHost,
   readTlsFiles,
   type TlsFiles,
   type TlsMaterial,
@@ -124,9 +125,16 @@ export class Limpet implements AsyncDisposable {
     };
     const where = formatLinkAddress(options.address);
 
-    if (options.address.kind === 'tcp' && !options.tls && options.role === 'server') {
+    // limpet.md section 2 "Trust": without TLS, anyone who can reach the port is trusted.
+    if (
+      options.address.kind === 'tcp' &&
+      !options.tls &&
+      options.role === 'server' &&
+      !isLoopbackHost(options.address.host)
+    ) {
+      const at = options.address.host === '' ? 'every interface' : where;
       write(
-        `limpet ${networkId}: warning: listening on all interfaces without TLS (--tls-cert/--tls-key/--tls-ca)`,
+        `limpet ${networkId}: warning: listening on ${at}, beyond this machine, without TLS (--tls-cert/--tls-key/--tls-ca)`,
       );
     }
     const tls: TlsMaterial | undefined = options.tls && (await readTlsFiles(options.tls));

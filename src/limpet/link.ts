@@ -5,6 +5,7 @@
  */
 import { lstat, readFile, unlink } from 'node:fs/promises';
 import {
+  isIPv4,
   connect as netConnect,
   createServer as netServer,
   type Server,
@@ -19,6 +20,10 @@ import {
   LinkErrorCode,
 } from './link-codec.js';
 
+/**
+ * A TCP `host` of '' is no host at all (`:5000`): a server listens on every
+ * interface, a client connects to localhost.
+ */
 export type LinkAddress =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'unix'; path: string };
@@ -47,14 +52,28 @@ export function parseLinkAddress(text: string): LinkAddress {
     }
     // `[::1]:5000`: the brackets only separate an IPv6 address from the port.
     const host = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-    return { kind: 'tcp', host: host || 'localhost', port };
+    return { kind: 'tcp', host, port };
   }
   return { kind: 'unix', path: text };
 }
 
 /** The address as the log shows it. */
 export function formatLinkAddress(address: LinkAddress): string {
-  return address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
+  if (address.kind === 'unix') return address.path;
+  return address.host.includes(':')
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
+}
+
+/**
+ * Whether a TCP host reaches this machine only (127.0.0.0/8, ::1, localhost):
+ * a server listening anywhere else, or everywhere (''), can be reached from
+ * the network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^::ffff:/, '');
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true;
+  return isIPv4(h) && h.startsWith('127.');
 }
 
 /** Reads the TLS files, once, and checks that they make a usable certificate and key. */
@@ -112,9 +131,10 @@ export async function acceptLink(
   if (signal?.aborted) onAbort();
   try {
     const listening = new Promise<void>((resolve) => {
-      // limpet.md section 2: a TCP server listens on all interfaces.
+      // Exactly where told: a host of its own only; no host, every interface.
       if (address.kind === 'unix') server.listen(address.path, resolve);
-      else server.listen(address.port, resolve);
+      else if (address.host === '') server.listen(address.port, resolve);
+      else server.listen(address.port, address.host, resolve);
     });
     try {
       // A failure to listen arrives as the server's 'error'.
@@ -128,7 +148,13 @@ export async function acceptLink(
       );
     }
     const bound = server.address();
-    onListening(typeof bound === 'string' ? bound : `port ${bound?.port}`);
+    onListening(
+      typeof bound === 'string' || bound === null
+        ? String(bound)
+        : address.kind === 'tcp' && address.host !== ''
+          ? `${formatLinkAddress({ kind: 'tcp', host: bound.address, port: bound.port })}`
+          : `port ${bound.port}`,
+    );
     try {
       return { socket: await connected, cleanup };
     } catch (err) {
@@ -178,8 +204,8 @@ function connectOnce(
       address.kind === 'unix'
         ? netConnect(address.path)
         : tls
-          ? tlsConnect({ host: address.host, port: address.port, ...tls })
-          : netConnect(address.port, address.host);
+          ? tlsConnect({ host: address.host || 'localhost', port: address.port, ...tls })
+          : netConnect(address.port, address.host || 'localhost');
     const onAbort = () => socket.destroy(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once(tls && address.kind === 'tcp' ? 'secureConnect' : 'connect', () => {

@@ -108,7 +108,7 @@ describe('command-line parsing details', () => {
       port: 5000,
     });
     assert.deepEqual(parseLinkAddress('[::1]:5000'), { kind: 'tcp', host: '::1', port: 5000 });
-    assert.deepEqual(parseLinkAddress(':5000'), { kind: 'tcp', host: 'localhost', port: 5000 });
+    assert.deepEqual(parseLinkAddress(':5000'), { kind: 'tcp', host: '', port: 5000 });
     assert.deepEqual(parseLinkAddress('/tmp/link.sock'), { kind: 'unix', path: '/tmp/link.sock' });
     for (const bad of ['host:0', 'host:65536']) {
       assert.throws(() => parseLinkAddress(bad), { code: LinkErrorCode.ADDRESS }, bad);

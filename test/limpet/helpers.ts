@@ -241,7 +241,7 @@ export interface LinkAddresses {
 export async function linkAddress(kind: LinkKind, cleanup: Cleanup): Promise<LinkAddresses> {
   if (kind === 'tcp') {
     const port = await freePort();
-    return { kind, server: `0.0.0.0:${port}`, client: `127.0.0.1:${port}` };
+    return { kind, server: `127.0.0.1:${port}`, client: `127.0.0.1:${port}` };
   }
   const dir = tempDir('kbus-link-');
   cleanup.add(() => dir.remove());
@@ -418,4 +418,4 @@ export class RawPeer {
 }
 
 /** What a server Limpet logs once it listens (not its warning about TLS). */
-export const LISTENING = /: listening on (port \d+|\/)/;
+export const LISTENING = /: listening on (port \d+|\/|\S+:\d+$)/m;

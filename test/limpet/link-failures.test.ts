@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { type KbusMessage, Ksock, Reply, Status } from '../../src/client/index.js';
@@ -466,7 +467,7 @@ describe('stopping and starting', () => {
     await client.waitForStderr(/retrying/);
     assert.ok(client.running);
     const server = spawnLimpet(
-      ['-server', '-id', '2', `0.0.0.0:${port}`],
+      ['-server', '-id', '2', `127.0.0.1:${port}`],
       { socket: b.socket },
       cleanup,
     );
@@ -506,19 +507,67 @@ describe('stopping and starting', () => {
     assert.ok(exists(path));
   });
 
-  test('a TCP server listens on all interfaces, whatever <host> it is given', async () => {
+  test('a TCP server listens only on the host it is given: 127.0.0.1 is not reachable on ::1', async () => {
     const a = await daemon(cleanup);
     const b = await daemon(cleanup);
     const port = await freePort();
-    // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding to it would fail.
     const server = spawnLimpet(
-      ['-s', '-id', '2', `192.0.2.1:${port}`],
+      ['-s', '-id', '2', `127.0.0.1:${port}`],
       { socket: b.socket },
       cleanup,
     );
     await server.waitForStderr(LISTENING);
-    spawnLimpet(['-c', '-id', '1', `localhost:${port}`], { socket: a.socket }, cleanup);
+    assert.match(server.stderr(), /listening on 127\.0\.0\.1:\d+$/m);
+    // Listening on every interface would have accepted this (IPv6 loopback).
+    const refused = await new Promise<string | undefined>((resolve) => {
+      const probe = connect(port, '::1');
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(undefined);
+      });
+      probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+    });
+    assert.equal(refused, 'ECONNREFUSED');
+    spawnLimpet(['-c', '-id', '1', `127.0.0.1:${port}`], { socket: a.socket }, cleanup);
     await linked(a, b, cleanup);
+  });
+
+  test('a TCP server without TLS warns (one line) only when it listens beyond loopback', async () => {
+    const b = await daemon(cleanup);
+    const quiet = spawnLimpet(
+      ['-s', `127.0.0.1:${await freePort()}`],
+      { socket: b.socket },
+      cleanup,
+    );
+    const loud = spawnLimpet(
+      ['-s', '-v', '0', `:${await freePort()}`],
+      { socket: b.socket },
+      cleanup,
+    );
+    await loud.waitForStderr(/warning/);
+    // The warning comes before listening: once listening, the loopback server has none.
+    await quiet.waitForStderr(LISTENING);
+    assert.doesNotMatch(quiet.stderr(), /warning/);
+    assert.equal(
+      loud
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('warning')).length,
+      1,
+    );
+    assert.match(
+      loud.stderr(),
+      /^limpet 2: warning: listening on every interface, beyond this machine, without TLS/m,
+    );
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: the server cannot listen there.
+    const elsewhere = spawnLimpet(
+      ['-s', `192.0.2.1:${await freePort()}`],
+      { socket: b.socket },
+      cleanup,
+    );
+    const exit = await elsewhere.exit();
+    assert.equal(exit.code, 99, 'EADDRNOTAVAIL');
+    assert.match(elsewhere.stderr(), /warning: listening on 192\.0\.2\.1:\d+, beyond this machine/);
   });
 
   test('two Limpets with the same network id refuse each other', async () => {

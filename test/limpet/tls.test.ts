@@ -124,7 +124,7 @@ describe('mutual TLS on a TCP link', () => {
     const b = await daemon(cleanup);
     const port = await freePort();
     const server = spawnLimpet(
-      ['--server', '--id', '2', ...tls('server'), `0.0.0.0:${port}`],
+      ['--server', '--id', '2', ...tls('server'), `127.0.0.1:${port}`],
       { socket: b.socket },
       cleanup,
     );
@@ -155,7 +155,7 @@ describe('mutual TLS on a TCP link', () => {
     const beforeA = await nextKsockId(a);
     const port = await freePort();
     const server = spawnLimpet(
-      ['--server', '--id', '2', ...tls('server'), `0.0.0.0:${port}`],
+      ['--server', '--id', '2', ...tls('server'), `127.0.0.1:${port}`],
       { socket: b.socket },
       cleanup,
     );
