@@ -51,7 +51,7 @@ Examples:
   registerReply(program, globals);
   registerProc(program, globals);
   registerTop(program, globals);
-  registerErrno(program);
+  registerErrno(program, globals);
   registerSpeed(program, globals);
   registerLimpet(program, globals);
   program.exitOverride();

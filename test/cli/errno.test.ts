@@ -67,4 +67,24 @@ describe('kbus errno', () => {
     assertExit(result, 64);
     assert.match(result.stderr, /missing required argument/);
   });
+
+  test('--json: one object with the number, name, hex, usual and KBUS meanings', async () => {
+    const result = await kbus(['--json', 'errno', 'eaddrnotavail']);
+    assertExit(result, 0);
+    const record = JSON.parse(result.stdout);
+    assert.equal(result.stdout.split('\n').length, 2, 'one line');
+    assert.equal(record.errno, 99);
+    assert.equal(record.name, 'EADDRNOTAVAIL');
+    assert.equal(record.hex, '0x63');
+    assert.equal(typeof record.description, 'string');
+    assert.match(record.kbus, /\S/);
+    const plain = await kbus(['errno', '1', '--json']);
+    assertExit(plain, 0);
+    assert.deepEqual(JSON.parse(plain.stdout), {
+      errno: 1,
+      name: 'EPERM',
+      hex: '0x1',
+      description: 'Operation not permitted',
+    });
+  });
 });

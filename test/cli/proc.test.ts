@@ -199,4 +199,81 @@ describe('kbus bindings and kbus stats', () => {
       assertExit(result, 64, `--interval ${value}`);
     }
   });
+
+  test('stats --watch refreshes many times without piling up listeners (no warning on stderr)', async () => {
+    // Node warns (MaxListenersExceededWarning) once an eleventh listener is added.
+    const watcher = new Background(['stats', '--watch', '--interval', '0.01'], { socket });
+    const snapshots = (out: string) => out.split('dev  0: next ksock').length - 1;
+    await watcher.waitForOutput((out) => snapshots(out) >= 25, 'twenty-five snapshots');
+    const done = await watcher.stop('SIGINT');
+    assertExit(done, 0, 'stats --watch');
+    assert.equal(done.stderr, '');
+  });
+
+  test('--json bindings: one object per binding, one per line', async () => {
+    const listener = await listening(socket, [], ['$.Proc.Json']);
+    const replier = await client(1);
+    await replier.bind('$.Proc.JsonService', { replier: true });
+    const result = await kbus(['--json', 'bindings'], { socket });
+    assertExit(result, 0);
+    assert.ok(result.stdout.endsWith('\n'));
+    const records = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      records.find((r) => r.name === '$.Proc.Json'),
+      {
+        device: 0,
+        ksock: records.find((r) => r.name === '$.Proc.Json').ksock,
+        pid: listener.pid,
+        replier: false,
+        name: '$.Proc.Json',
+      },
+    );
+    assert.deepEqual(
+      records.find((r) => r.name === '$.Proc.JsonService'),
+      {
+        device: 1,
+        ksock: replier.id,
+        pid: process.pid,
+        replier: true,
+        name: '$.Proc.JsonService',
+      },
+    );
+    assertExit(await listener.stop('SIGINT'), 0);
+  });
+
+  test('--json stats: one line {"devices":[...]} per snapshot, also with --watch', async () => {
+    const queued = await client();
+    await queued.bind('$.Proc.JsonQueue');
+    await queued.send({ name: '$.Proc.JsonQueue', data: 'x' });
+    const result = await kbus(['stats', '--json'], { socket });
+    assertExit(result, 0);
+    const lines = result.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 1);
+    const { devices } = JSON.parse(lines[0]!);
+    assert.deepEqual(
+      devices.map((d: { index: number }) => d.index),
+      [0, 1],
+    );
+    const mine = devices[0].ksocks.find((k: { id: number }) => k.id === queued.id);
+    assert.deepEqual(mine, {
+      id: queued.id,
+      queued: 1,
+      maxMessages: 100,
+      sending: false,
+      outstanding: 0,
+      unreplied: 0,
+    });
+    assert.equal(typeof devices[0].nextMessage, 'number');
+
+    const watcher = new Background(['--json', 'stats', '-w', '-i', '0.05'], { socket });
+    await watcher.waitForOutput((out) => out.split('\n').length > 3, 'three JSON snapshots');
+    const done = await watcher.stop('SIGINT');
+    assertExit(done, 0);
+    for (const line of done.stdout.trimEnd().split('\n')) {
+      assert.equal(JSON.parse(line).devices.length, 2);
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { Command } from 'commander';
 import { errnoInfo } from '../../wire/index.js';
-import { CliError, CliErrorCode } from '../common.js';
+import { CliError, CliErrorCode, type GlobalOptions } from '../common.js';
 
 const systemNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, number]) => [number, name]),
@@ -21,8 +21,19 @@ function wrap(text: string, width = 76): string {
   return lines.join('\n');
 }
 
-/** What `kbus errno` prints, as the original's errno.py did. */
-export function explainErrno(key: string): string {
+/** What `kbus --json errno` prints: the number, its names and meanings. */
+export interface ErrnoRecord {
+  errno: number;
+  name: string;
+  hex: string;
+  /** The usual (system) meaning, when known. */
+  description?: string;
+  /** What the error means from KBUS, when KBUS gives it one. */
+  kbus?: string;
+}
+
+/** Looks up an error by number (decimal or 0x hex) or name, KBUS's table first. */
+export function errnoRecord(key: string): ErrnoRecord {
   const asNumber = /^\d+$/.test(key)
     ? Number(key)
     : /^0x[0-9a-f]+$/i.test(key)
@@ -48,18 +59,24 @@ export function explainErrno(key: string): string {
       `'${key}' is not an error number or name this system knows`,
     );
   }
-  const hex = `0x${number.toString(16)}`;
-  const system = getSystemErrorMap().get(-number)?.[1];
-  const usual = info?.description ?? system;
-  const description = usual ? `: ${usual}` : '';
-  const head =
-    asNumber !== undefined
-      ? `Error ${number} (${hex}) is ${name}${description}`
-      : `${name} is error ${number} (${hex})${description}`;
-  return info?.kbus ? `${head}\n\nKBUS:\n${wrap(info.kbus)}\n` : `${head}\n`;
+  const usual = info?.description ?? getSystemErrorMap().get(-number)?.[1];
+  const record: ErrnoRecord = { errno: number, name, hex: `0x${number.toString(16)}` };
+  if (usual) record.description = usual;
+  if (info?.kbus) record.kbus = info.kbus;
+  return record;
 }
 
-export function registerErrno(program: Command): void {
+/** What `kbus errno` prints, as the original's errno.py did. */
+export function explainErrno(key: string): string {
+  const { errno, name, hex, description, kbus } = errnoRecord(key);
+  const meaning = description ? `: ${description}` : '';
+  const head = /^(\d+|0x[0-9a-f]+)$/i.test(key)
+    ? `Error ${errno} (${hex}) is ${name}${meaning}`
+    : `${name} is error ${errno} (${hex})${meaning}`;
+  return kbus ? `${head}\n\nKBUS:\n${wrap(kbus)}\n` : `${head}\n`;
+}
+
+export function registerErrno(program: Command, globals: () => GlobalOptions): void {
   program
     .command('errno')
     .description("an error number's usual meaning and its KBUS meaning")
@@ -69,9 +86,11 @@ export function registerErrno(program: Command): void {
       `
 Examples:
   kbus errno 32
-  kbus errno EADDRINUSE`,
+  kbus errno EADDRINUSE
+  kbus --json errno 99        (one object: errno, name, hex, description, kbus)`,
     )
     .action((key: string) => {
-      process.stdout.write(explainErrno(key));
+      const json = globals().json === true;
+      process.stdout.write(json ? `${JSON.stringify(errnoRecord(key))}\n` : explainErrno(key));
     });
 }

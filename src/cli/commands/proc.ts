@@ -1,22 +1,46 @@
 import type { Command } from 'commander';
 import { CliError, CliErrorCode, type GlobalOptions, openKsock } from '../common.js';
+import { parseBindings, parseStats } from '../proc-parse.js';
 import { interruptSignal } from './listen.js';
 
-async function showRepeatedly(read: () => Promise<string>, intervalSeconds: number): Promise<void> {
-  const tty = process.stdout.isTTY === true;
+/** `kbus --json bindings`: one JSON object per binding, one per line. */
+export function bindingsJson(text: string): string {
+  return parseBindings(text)
+    .map((binding) => `${JSON.stringify(binding)}\n`)
+    .join('');
+}
+
+/** `kbus --json stats`: one JSON object per snapshot, `{"devices":[...]}`, on one line. */
+export function statsJson(text: string): string {
+  return `${JSON.stringify({ devices: parseStats(text) })}\n`;
+}
+
+/** Waits `ms`, or less if `signal` is aborted first; leaves no listener behind. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function showRepeatedly(
+  read: () => Promise<string>,
+  intervalSeconds: number,
+  json: boolean,
+): Promise<void> {
+  // On a terminal, redraw in place; into a pipe (or as JSON), one snapshot after another.
+  const redraw = process.stdout.isTTY === true && !json;
   const interrupt = interruptSignal();
   try {
     while (!interrupt.signal.aborted) {
       const text = await read();
-      // On a terminal, redraw in place; into a pipe, one snapshot after another.
-      process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalSeconds * 1000);
-        interrupt.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      process.stdout.write(redraw ? `\x1b[H\x1b[2J${text}` : json ? text : `${text}\n`);
+      await pause(intervalSeconds * 1000, interrupt.signal);
     }
   } finally {
     interrupt.dispose();
@@ -33,12 +57,15 @@ export function registerProc(program: Command, globals: () => GlobalOptions): vo
 Each line: device, Ksock id, the pid that opened it, R (replier) or L
 (listener), and the name. Examples:
   kbus bindings
-  kbus bindings | grep ' R '`,
+  kbus bindings | grep ' R '
+  kbus --json bindings        (one object per binding, one per line)`,
     )
     .action(async () => {
-      const ksock = await openKsock(globals(), 'r');
+      const g = globals();
+      const ksock = await openKsock(g, 'r');
       try {
-        process.stdout.write(await ksock.bindings());
+        const text = await ksock.bindings();
+        process.stdout.write(g.json ? bindingsJson(text) : text);
       } finally {
         await ksock.close();
       }
@@ -54,16 +81,22 @@ Each line: device, Ksock id, the pid that opened it, R (replier) or L
       `
 The Ksock running this command is listed too. Examples:
   kbus stats
-  kbus stats --watch --interval 0.5`,
+  kbus stats --watch --interval 0.5
+  kbus --json stats           (one line per snapshot: {"devices":[...]})`,
     )
     .action(async (options: { watch?: boolean; interval: string }) => {
       const interval = Number(options.interval);
       if (!(interval > 0))
         throw new CliError(CliErrorCode.USAGE, '--interval takes a number of seconds above 0');
-      const ksock = await openKsock(globals(), 'r');
+      const g = globals();
+      const ksock = await openKsock(g, 'r');
+      const read = async () => {
+        const text = await ksock.stats();
+        return g.json ? statsJson(text) : text;
+      };
       try {
-        if (options.watch) await showRepeatedly(() => ksock.stats(), interval);
-        else process.stdout.write(await ksock.stats());
+        if (options.watch) await showRepeatedly(read, interval, g.json === true);
+        else process.stdout.write(await read());
       } finally {
         await ksock.close();
       }
