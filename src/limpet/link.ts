@@ -11,6 +11,7 @@ import {
   type Server,
   type Socket,
 } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { createSecureContext, connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import {
   decodeGreeting,
@@ -108,11 +109,22 @@ export async function acceptLink(
   let server: Server;
   let cleanup = async () => {};
   if (address.kind === 'unix') {
-    if (await lstat(address.path).catch(() => undefined)) {
+    const existing = await lstat(address.path).catch(() => undefined);
+    if (existing && !existing.isSocket()) {
       throw new LinkError(
         LinkErrorCode.PATH_EXISTS,
-        `${address.path} already exists: remove it or choose another path`,
+        `${address.path} already exists and is not a socket: remove it or choose another path`,
       );
+    }
+    if (existing) {
+      // As kbusd does: a socket file nobody serves is left by a process that died; replace it.
+      if (await isServed(address.path)) {
+        throw new LinkError(
+          LinkErrorCode.PATH_EXISTS,
+          `something is already listening on ${address.path}: stop it or choose another path`,
+        );
+      }
+      await unlink(address.path).catch(() => {});
     }
     server = netServer();
     cleanup = () => unlink(address.path).catch(() => {});
@@ -166,6 +178,30 @@ export async function acceptLink(
     // One connection only. A Unix socket path stays until cleanup().
     server.close();
   }
+}
+
+/**
+ * Whether a process listens on the Unix socket at `path`. Linux lists
+ * listening sockets in /proc/net/unix: a socket found there is not probed,
+ * for a connection would use up a waiting Limpet server's one accept. Else
+ * (or when bound under another name) a connection attempt decides.
+ */
+async function isServed(path: string): Promise<boolean> {
+  const table = await readFile('/proc/net/unix', 'latin1').catch(() => '');
+  const names = new Set([path, resolvePath(path)]);
+  for (const line of table.split('\n').slice(1)) {
+    // Num RefCount Protocol Flags Type St Inode Path; St 01 is listening.
+    const fields = line.trim().split(/\s+/);
+    if (fields[5] === '01' && fields[7] !== undefined && names.has(fields[7])) return true;
+  }
+  return new Promise<boolean>((answer) => {
+    const probe = netConnect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      answer(true);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => answer(err.code !== 'ECONNREFUSED'));
+  });
 }
 
 /** The client role: connect, retrying until `retrySeconds` have passed (0: once). */

@@ -92,6 +92,13 @@ describe('command-line parsing details', () => {
       'limpet',
       '--client',
     ]);
+    assert.deepEqual(normaliseLimpetArgs(['limpet', '-verbose', '0', '-message', '$.A.*']), [
+      'limpet',
+      '--verbosity',
+      '0',
+      '--message',
+      '$.A.*',
+    ]);
     // 'limpet' as data of another subcommand is left alone.
     assert.deepEqual(normaliseLimpetArgs(['send', '$.X', 'limpet', '-id']), [
       'send',

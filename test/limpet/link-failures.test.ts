@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { type KbusMessage, Ksock, Reply, Status } from '../../src/client/index.js';
@@ -505,6 +506,48 @@ describe('stopping and starting', () => {
     const exit = await server.exit();
     assert.notEqual(exit.code, 0);
     assert.ok(exists(path));
+  });
+
+  test('a Unix-socket server replaces a socket file nobody serves (as kbusd does)', async () => {
+    const a = await daemon(cleanup);
+    const b = await daemon(cleanup);
+    const dir = tempDir('kbus-link-');
+    cleanup.add(() => dir.remove());
+    const path = join(dir.path, 'stale.sock');
+    // A process that listens on the path and dies without removing it.
+    const owner = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+      ],
+      { stdio: 'ignore' },
+    );
+    await within(new Promise((resolve) => owner.once('exit', resolve)), 'the socket owner to die');
+    assert.ok(exists(path), 'the stale socket file is left behind');
+    // The original's -verbose spelling, too.
+    const server = spawnLimpet(['-server', '-verbose', '2', path], { socket: b.socket }, cleanup);
+    await server.waitForStderr(LISTENING);
+    spawnLimpet(['-client', path], { socket: a.socket }, cleanup);
+    await linked(a, b, cleanup);
+  });
+
+  test('a Unix-socket server refuses a socket something serves, without connecting to it', async () => {
+    const b = await daemon(cleanup);
+    const dir = tempDir('kbus-link-');
+    cleanup.add(() => dir.remove());
+    const path = join(dir.path, 'live.sock');
+    let connections = 0;
+    const live = createServer(() => connections++);
+    await new Promise<void>((resolve) => live.listen(path, resolve));
+    cleanup.add(() => new Promise<void>((resolve) => live.close(() => resolve())));
+    const server = spawnLimpet(['--server', path], { socket: b.socket }, cleanup);
+    const exit = await server.exit();
+    assert.equal(exit.code, 1);
+    assert.match(server.stderr(), /already listening on .*live\.sock/);
+    assert.ok(exists(path));
+    // Linux lists listening sockets: a waiting Limpet server's one accept is not used up.
+    if (process.platform === 'linux') assert.equal(connections, 0);
   });
 
   test('a TCP server listens only on the host it is given: 127.0.0.1 is not reachable on ::1', async () => {

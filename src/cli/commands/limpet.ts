@@ -26,6 +26,7 @@ const ORIGINAL_SWITCHES = new Map([
   ['-id', '--id'],
   ['-kbus', '--kbus'],
   ['-message', '--message'],
+  ['-verbose', '--verbosity'],
 ]);
 
 /** Rewrites the original's single-dash switches after `limpet` into double-dash ones. */
@@ -98,7 +99,8 @@ export function registerLimpet(program: Command, globals: () => GlobalOptions): 
     .addHelpText(
       'after',
       `
-The original's spellings work too: -server, -client, -id N, -kbus N, -message NAME.
+The original's spellings work too: -server, -client, -id N, -kbus N, -message NAME,
+-verbose N.
 Buses and links must form a tree, and every Limpet needs its own network id.
 
 Examples:
