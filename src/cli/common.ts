@@ -93,6 +93,25 @@ export function parseInteger(value: string, what: string, min = 0, max = 0xfffff
   return n;
 }
 
+/** The longest wait a timer can take (2^31 - 1 ms, about 24.8 days), in seconds. */
+const MAX_SECONDS = 2_147_483;
+
+/**
+ * A number of seconds (fractions allowed, e.g. 0.5); `above` is the least
+ * value that is too small (0 for intervals and timeouts, -1 to allow 0).
+ */
+export function parseSeconds(value: string, what: string, above = 0): number {
+  const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n > above) || n > MAX_SECONDS) {
+    const least = above < 0 ? 'from 0' : `above ${above}`;
+    throw new CliError(
+      CliErrorCode.USAGE,
+      `${what} takes a number of seconds ${least} to ${MAX_SECONDS}, not '${value}'`,
+    );
+  }
+  return n;
+}
+
 export function parseHex(text: string): Uint8Array {
   const clean = text.replace(/^0x/i, '').replace(/[\s:]/g, '');
   if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {

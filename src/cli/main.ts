@@ -1,6 +1,7 @@
 /**
  * `kbus`: talk to a KBUS daemon from a shell.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { defaultSocketPath } from '../protocol/socket-path.js';
 import { registerErrno } from './commands/errno.js';
@@ -12,7 +13,27 @@ import { registerRequest } from './commands/request.js';
 import { registerSend } from './commands/send.js';
 import { registerSpeed } from './commands/speed.js';
 import { registerTop } from './commands/top.js';
-import { colours, describeError, ExitCode, type GlobalOptions, parseInteger } from './common.js';
+import {
+  CliError,
+  CliErrorCode,
+  colours,
+  describeError,
+  ExitCode,
+  type GlobalOptions,
+  parseInteger,
+} from './common.js';
+
+/** The package's version, read from package.json when asked (dist/src/cli -> the package root). */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Commander's own messages ("error: unknown option ...") take the same prefix as ours. */
+function writeError(text: string, write: (text: string) => void): void {
+  const c = colours(process.stderr);
+  write(text.replace(/^error: /, `${c.error('kbus:')} `));
+}
 
 export function buildProgram(): Command {
   const program = new Command('kbus');
@@ -26,6 +47,7 @@ export function buildProgram(): Command {
     )
     .option('-d, --device <n>', 'device number', '0')
     .option('--json', 'print JSON (one object per line) instead of text')
+    .option('-V, --version', 'print the version of kbus')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -54,14 +76,34 @@ Examples:
   registerErrno(program, globals);
   registerSpeed(program, globals);
   registerLimpet(program, globals);
-  program.exitOverride();
-  for (const command of program.commands) command.exitOverride();
+  program.on('option:version', () => {
+    process.stdout.write(`kbus ${packageVersion()}\n`);
+    throw new CommanderError(0, 'kbus.version', '');
+  });
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride();
+    command.configureOutput({ outputError: writeError });
+    // Every subcommand's --help lists the global options too.
+    command.configureHelp({ showGlobalOptions: true });
+    command.showHelpAfterError('(run with --help for usage)');
+  }
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
+    // Commander answers `help nonsense` with the whole help and exit 1.
+    if (
+      argv[0] === 'help' &&
+      argv[1] !== undefined &&
+      !program.commands.some((c) => c.name() === argv[1])
+    ) {
+      throw new CliError(
+        CliErrorCode.USAGE,
+        `unknown command '${argv[1]}' (run kbus --help for the list)`,
+      );
+    }
     await program.parseAsync(normaliseLimpetArgs(argv), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
-import { type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
+import { ROOT, type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
 import {
   assertExit,
   assertNoColour,
@@ -89,6 +89,51 @@ describe('kbus usage', () => {
       assertNoColour(result.stdout);
     });
   }
+
+  test('--version and -V print the version in package.json (exit 0)', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    for (const flag of ['--version', '-V']) {
+      const result = await kbus([flag]);
+      assertExit(result, 0, `kbus ${flag}`);
+      assert.equal(result.stdout, `kbus ${version}\n`);
+      assert.equal(result.stderr, '');
+    }
+  });
+
+  for (const sub of [...SUBCOMMANDS, 'limpet']) {
+    test(`kbus ${sub} --help lists the global options`, async () => {
+      const result = await kbus([sub, '--help']);
+      assertExit(result, 0);
+      const globals = result.stdout.slice(result.stdout.indexOf('Global Options:'));
+      for (const option of ['--socket <path>', '--device <n>', '--json', '--version']) {
+        assert.ok(globals.includes(option), `${option} in kbus ${sub} --help`);
+      }
+    });
+  }
+
+  test("every error, commander's own included, starts 'kbus: ' and exits 64 for usage", async () => {
+    for (const args of [
+      ['nonsense'],
+      ['--bogus'],
+      ['send'],
+      ['listen', '--count'],
+      ['limpet', '--server', '--client', 'x'],
+      ['stats', 'extra'],
+      ['help', 'nonsense'],
+      ['request', '--timeout', 'abc', '$.Usage.X'],
+      ['request', '--timeout', '-1', '$.Usage.X'],
+      ['stats', '--watch', '--interval', 'Infinity'],
+      ['stats', '--watch', '--interval', '1e9'],
+      ['limpet', '--client', '--retry', 'soon', 'x:1'],
+      ['limpet', '--client', '--greeting-timeout', '', 'x:1'],
+    ]) {
+      const result = await kbus(args, { socket });
+      assertExit(result, 64, `kbus ${args.join(' ')}`);
+      assert.match(result.stderr, /^kbus: \S/, `kbus ${args.join(' ')}: ${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /^error:/m);
+      assert.equal(result.stdout, '');
+    }
+  });
 
   test('kbus help SUBCOMMAND is the same as SUBCOMMAND --help', async () => {
     const viaHelp = await kbus(['help', 'listen']);

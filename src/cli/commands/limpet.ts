@@ -16,6 +16,7 @@ import {
   ExitCode,
   type GlobalOptions,
   parseInteger,
+  parseSeconds,
   socketPath,
 } from '../common.js';
 
@@ -41,14 +42,6 @@ export function normaliseLimpetArgs(argv: string[]): string[] {
     ...argv.slice(0, at + 1),
     ...argv.slice(at + 1).map((arg) => ORIGINAL_SWITCHES.get(arg) ?? arg),
   ];
-}
-
-function seconds(text: string, what: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new CliError(CliErrorCode.USAGE, `${what} takes a number of seconds, not '${text}'`);
-  }
-  return value;
 }
 
 interface LimpetSwitches {
@@ -141,10 +134,10 @@ Examples:
         filter: o.message,
         terminationName: o.termination,
         verbosity,
-        retrySeconds: o.retry === undefined ? 0 : seconds(o.retry, '--retry'),
+        retrySeconds: o.retry === undefined ? 0 : parseSeconds(o.retry, '--retry', -1),
         maxMessages: parseInteger(o.maxMessages, '--max-messages', 1),
         maxDataLength: parseInteger(o.maxMessageSize, '--max-message-size', 0, 2 ** 30),
-        greetingTimeoutMs: seconds(o.greetingTimeout, '--greeting-timeout') * 1000,
+        greetingTimeoutMs: parseSeconds(o.greetingTimeout, '--greeting-timeout') * 1000,
         tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey!, ca: o.tlsCa! } : undefined,
         log,
         signal: controller.signal,

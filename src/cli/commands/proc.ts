@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, CliErrorCode, type GlobalOptions, openKsock } from '../common.js';
+import { type GlobalOptions, openKsock, parseSeconds } from '../common.js';
 import { parseBindings, parseStats } from '../proc-parse.js';
 import { interruptSignal } from './listen.js';
 
@@ -85,9 +85,7 @@ The Ksock running this command is listed too. Examples:
   kbus --json stats           (one line per snapshot: {"devices":[...]})`,
     )
     .action(async (options: { watch?: boolean; interval: string }) => {
-      const interval = Number(options.interval);
-      if (!(interval > 0))
-        throw new CliError(CliErrorCode.USAGE, '--interval takes a number of seconds above 0');
+      const interval = parseSeconds(options.interval, '--interval');
       const g = globals();
       const ksock = await openKsock(g, 'r');
       const read = async () => {

@@ -9,6 +9,7 @@ import {
   messageData,
   openKsock,
   parseInteger,
+  parseSeconds,
 } from '../common.js';
 import { messageJson, messageLine } from '../format.js';
 import { addDataOptions, sendFlags } from './send.js';
@@ -41,6 +42,10 @@ Examples:
     .action(
       async (name: string, data: string | undefined, options: Record<string, string | boolean>) => {
         const g = globals();
+        const timeout =
+          options.timeout === undefined
+            ? undefined
+            : parseSeconds(String(options.timeout), '--timeout') * 1000;
         const bytes = await messageData(data, options);
         const flags = sendFlags(options);
         if (flags & Flags.ALL_OR_WAIT)
@@ -57,9 +62,6 @@ Examples:
             localId: parseInteger(ksock, '--final-to'),
           };
         }
-        const timeout = options.timeout === undefined ? undefined : Number(options.timeout) * 1000;
-        if (timeout !== undefined && !(timeout > 0))
-          throw new CliError(CliErrorCode.USAGE, '--timeout takes a number of seconds above 0');
         const ksock = await openKsock(g);
         try {
           const reply = await ksock.request(name, bytes, { to, finalTo, flags, timeout });

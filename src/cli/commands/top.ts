@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { CliError, CliErrorCode, type GlobalOptions, openKsock, socketPath } from '../common.js';
+import {
+  CliError,
+  CliErrorCode,
+  type GlobalOptions,
+  openKsock,
+  parseSeconds,
+  socketPath,
+} from '../common.js';
 import { type BindingRecord, type DeviceStats, parseBindings, parseStats } from '../proc-parse.js';
 
 const ENTER = '\x1b[?1049h\x1b[?25l';
@@ -110,9 +117,7 @@ Examples:
     )
     .action(async (options: { interval: string }) => {
       const g = globals();
-      const interval = Number(options.interval);
-      if (!(interval > 0))
-        throw new CliError(CliErrorCode.USAGE, '--interval takes a number of seconds above 0');
+      const interval = parseSeconds(options.interval, '--interval');
       if (!process.stdout.isTTY || !process.stdin.isTTY) {
         throw new CliError(
           CliErrorCode.USAGE,
