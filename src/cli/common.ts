@@ -8,7 +8,12 @@ import { constants } from 'node:os';
 import pc from 'picocolors';
 import { Ksock, type Mode } from '../client/index.js';
 import { defaultSocketPath } from '../protocol/socket-path.js';
-import { KbusError } from '../wire/index.js';
+import {
+  bindNameError,
+  isWildcardName,
+  KbusError,
+  sendNameError,
+} from '../wire/index.js';
 import type { Colours } from './format.js';
 
 /**
@@ -44,6 +49,8 @@ export const CliErrorCode = {
   USAGE: 'KBUS_CLI_USAGE',
   /** kbusd closed the connection while the command was using it (exit 1). */
   DAEMON_GONE: 'KBUS_CLI_DAEMON_GONE',
+  /** A message name that is not one (exit 74, EBADMSG, as kbusd would answer). */
+  BAD_NAME: 'KBUS_CLI_BAD_NAME',
   /** Another failure, described by the message and `cause` (exit 1). */
   FAILED: 'KBUS_CLI_FAILED',
 } as const;
@@ -52,6 +59,7 @@ export type CliErrorCode = (typeof CliErrorCode)[keyof typeof CliErrorCode];
 const EXIT_CODE_OF: Record<CliErrorCode, number> = {
   [CliErrorCode.USAGE]: ExitCode.USAGE,
   [CliErrorCode.DAEMON_GONE]: ExitCode.FAILURE,
+  [CliErrorCode.BAD_NAME]: 74,
   [CliErrorCode.FAILED]: ExitCode.FAILURE,
 };
 
@@ -66,6 +74,22 @@ export class CliError extends Error {
     this.code = code;
     this.exitCode = EXIT_CODE_OF[code];
   }
+}
+
+/**
+ * Checks a message name before the daemon sees it, so that a mistake gets
+ * an explanation rather than a bare EBADMSG (Kbus.txt "Message names").
+ * `send`: a name to send to (no wildcard); `bind`: a name or wildcard.
+ */
+export function checkName(name: string, use: 'send' | 'bind', what = 'message name'): void {
+  const error = use === 'send' ? sendNameError(name) : bindNameError(name);
+  // Too long: kbusd's ENAMETOOLONG says it plainly.
+  if (error === undefined || error === 'ENAMETOOLONG') return;
+  const wildcard = use === 'send' && bindNameError(name) === undefined && isWildcardName(name);
+  const why = wildcard
+    ? 'a wildcard can be listened to, not sent to'
+    : `a name is '$.' and then words of letters and digits joined by dots, e.g. '$.Sensors.Door'${use === 'bind' ? ", or a wildcard such as '$.Sensors.*'" : ''}`;
+  throw new CliError(CliErrorCode.BAD_NAME, `'${name}' is not a valid ${what} (EBADMSG): ${why}`);
 }
 
 export function socketPath(options: GlobalOptions): string {

@@ -49,6 +49,7 @@ describe('CliError: a code, and the exit code that goes with it', () => {
     const expected: Record<CliErrorCode, number> = {
       KBUS_CLI_USAGE: ExitCode.USAGE,
       KBUS_CLI_DAEMON_GONE: ExitCode.FAILURE,
+      KBUS_CLI_BAD_NAME: 74,
       KBUS_CLI_FAILED: ExitCode.FAILURE,
     };
     for (const code of Object.values(CliErrorCode)) {

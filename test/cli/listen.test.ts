@@ -208,9 +208,12 @@ describe('kbus listen', () => {
   });
 
   test('a bad name exits 74 (EBADMSG); no name exits 64; a bad --count exits 64', async () => {
-    const bad = await kbus(['listen', '$.Lis.'], { socket });
-    assertExit(bad, 74);
-    assert.match(bad.stderr, /EBADMSG/);
+    for (const name of ['$.Lis.', '', 'foo']) {
+      const bad = await kbus(['listen', '$.Lis.Good', name], { socket });
+      assertExit(bad, 74);
+      assert.match(bad.stderr, /EBADMSG/);
+      assert.match(bad.stderr, /or a wildcard such as '\$\.Sensors\.\*'/);
+    }
     const none = await kbus(['listen'], { socket });
     assertExit(none, 64);
     for (const count of ['0', 'lots', '-3']) {

@@ -253,10 +253,18 @@ describe('kbus send', () => {
   });
 
   test('a bad name exits 74 (EBADMSG) with a message on stderr', async () => {
-    for (const name of ['Fred', '$.Fred.', '$.Fred.*', '$.Fred.%', '$']) {
+    for (const name of ['Fred', '$.Fred.', '$.Fred.*', '$.Fred.%', '$', '', '$.']) {
       const result = await kbus(['send', name, 'x'], { socket });
       assertExit(result, 74, `send ${name}`);
       assert.match(result.stderr, /EBADMSG/);
+      // What a name looks like, or why a wildcard will not do.
+      assert.match(
+        result.stderr,
+        name.endsWith('*') || name.endsWith('%')
+          ? /a wildcard can be listened to, not sent to/
+          : /e\.g\. '\$\.Sensors\.Door'/,
+      );
+      assert.equal(result.stderr.split('\n').length, 2, 'one line');
       assert.match(result.stderr, /^kbus: /);
       assert.equal(result.stdout, '');
       assertNoColour(result.stderr);

@@ -6,8 +6,8 @@
  * in which what comes off the link reaches the bus (section 5).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';

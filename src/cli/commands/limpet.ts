@@ -13,6 +13,7 @@ import {
 import {
   CliError,
   CliErrorCode,
+  checkName,
   ExitCode,
   type GlobalOptions,
   parseInteger,
@@ -104,6 +105,8 @@ Examples:
     )
     .action(async (address: string, o: LimpetSwitches) => {
       const g = globals();
+      checkName(o.message, 'bind', '--message filter');
+      if (o.termination !== undefined) checkName(o.termination, 'send', '--termination name');
       if (!o.server === !o.client)
         throw new CliError(CliErrorCode.USAGE, 'choose one role: --server (-s) or --client (-c)');
       const role = o.server ? 'server' : 'client';

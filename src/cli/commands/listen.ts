@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import {
   CliError,
   CliErrorCode,
+  checkName,
   colours,
   type GlobalOptions,
   openKsock,
@@ -52,6 +53,7 @@ Examples:
     )
     .action(async (names: string[], options: { replier?: boolean; count?: string }) => {
       const g = globals();
+      for (const name of names) checkName(name, 'bind');
       const count =
         options.count === undefined ? Infinity : parseInteger(options.count, '--count', 1);
       const c = colours();

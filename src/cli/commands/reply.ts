@@ -8,6 +8,7 @@ import { formatId, isKbusError } from '../../wire/index.js';
 import {
   CliError,
   CliErrorCode,
+  checkName,
   colours,
   type GlobalOptions,
   openKsock,
@@ -74,6 +75,7 @@ Examples:
     )
     .action(async (name: string, command: string[], options: { count?: string }) => {
       const g = globals();
+      checkName(name, 'bind');
       if (command.length === 0)
         throw new CliError(CliErrorCode.USAGE, 'give the command to run after --');
       const count =

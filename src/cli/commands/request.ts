@@ -3,6 +3,7 @@ import { Flags } from '../../wire/index.js';
 import {
   CliError,
   CliErrorCode,
+  checkName,
   colours,
   ExitCode,
   type GlobalOptions,
@@ -42,6 +43,7 @@ Examples:
     .action(
       async (name: string, data: string | undefined, options: Record<string, string | boolean>) => {
         const g = globals();
+        checkName(name, 'send');
         const timeout =
           options.timeout === undefined
             ? undefined

@@ -3,6 +3,7 @@ import { Flags } from '../../wire/index.js';
 import {
   CliError,
   CliErrorCode,
+  checkName,
   type GlobalOptions,
   messageData,
   openKsock,
@@ -62,6 +63,7 @@ Examples:
     )
     .action(async (name: string, data: string | undefined, options: SendOptions) => {
       const g = globals();
+      checkName(name, 'send');
       const bytes = await messageData(data, options);
       const flags = sendFlags(options);
       const ksock = await openKsock(g);
