@@ -3,17 +3,14 @@
  * Ksock, reading message data, colours, and turning errors into clear
  * messages and exit codes.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { constants } from 'node:os';
+import { join } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import pc from 'picocolors';
 import { Ksock, type Mode } from '../client/index.js';
 import { defaultSocketPath } from '../protocol/socket-path.js';
-import {
-  bindNameError,
-  isWildcardName,
-  KbusError,
-  sendNameError,
-} from '../wire/index.js';
+import { bindNameError, isWildcardName, KbusError, sendNameError } from '../wire/index.js';
 import type { Colours } from './format.js';
 
 /**
@@ -96,9 +93,39 @@ export function socketPath(options: GlobalOptions): string {
   return options.socket ?? defaultSocketPath();
 }
 
+/** A system error's reason in words ('no such file or directory'), else its message. */
+export function systemReason(err: unknown): string {
+  const { code, message } = err as NodeJS.ErrnoException;
+  const errno = code ? (constants.errno as Record<string, number>)[code] : undefined;
+  const reason = errno === undefined ? undefined : getSystemErrorMap().get(-errno)?.[1];
+  return reason ? reason.charAt(0).toLowerCase() + reason.slice(1) : String(message ?? err);
+}
+
+/** The system error `err` told in `text`; keeps its `code`, so the exit code is its errno. */
+export function restated(err: unknown, text: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  return Object.assign(new Error(text, { cause: err }), code ? { code } : {});
+}
+
 /** Opens a Ksock on the daemon the options name. */
-export function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
-  return Ksock.connect({ socket: socketPath(options), device: options.device, mode });
+export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
+  const path = socketPath(options);
+  if (path === '') throw new CliError(CliErrorCode.USAGE, "--socket needs a path, not ''");
+  // What is at the path, when it is no socket at all, says more than "refused".
+  const found = await stat(path).catch(() => undefined);
+  if (found?.isDirectory()) {
+    throw restated(
+      Object.assign(new Error(), { code: 'EISDIR' }),
+      `${path} is a directory, not kbusd's socket: give the socket's path (e.g. ${join(path, 'kbus.sock')})`,
+    );
+  }
+  if (found && !found.isSocket()) {
+    throw restated(
+      Object.assign(new Error(), { code: 'ENOTSOCK' }),
+      `${path} is not a socket, so no kbusd serves it: give the path kbusd listens on (kbusd --socket PATH)`,
+    );
+  }
+  return Ksock.connect({ socket: path, device: options.device, mode });
 }
 
 /** Colours only when stdout is a terminal (and NO_COLOR is not set). */
@@ -166,7 +193,13 @@ export async function messageData(
   }
   let raw: Uint8Array | undefined;
   if (options.file !== undefined) {
-    raw = options.file === '-' ? await readStdin() : await readFile(options.file);
+    const file = options.file;
+    raw =
+      file === '-'
+        ? await readStdin()
+        : await readFile(file).catch((err: unknown) => {
+            throw restated(err, `cannot read --file ${file}: ${systemReason(err)}`);
+          });
   } else if (argument !== undefined) {
     raw = options.hex ? undefined : Buffer.from(argument);
     if (options.hex) return parseHex(argument);

@@ -45,6 +45,12 @@ export interface TlsMaterial {
 
 /** Reads `host:port` (TCP) or a path (Unix socket). */
 export function parseLinkAddress(text: string): LinkAddress {
+  if (text === '') {
+    throw new LinkError(
+      LinkErrorCode.ADDRESS,
+      'the address is empty: give host:port for TCP (e.g. 127.0.0.1:5000) or a Unix socket path',
+    );
+  }
   const m = /^(.*):(\d+)$/.exec(text);
   if (m && !text.includes('/')) {
     const port = Number(m[2]);

@@ -90,8 +90,10 @@ describe('kbus limpet maps what its Limpet says to exit codes', () => {
       new LinkError(LinkErrorCode.TLS_FILES, 'x', { cause: refused }),
       new LimpetError(LimpetErrorCode.DAEMON, 'x', { cause: refused }),
     ]) {
-      assert.equal(startFailure(err), refused, err.code);
-      assert.equal(describeError(startFailure(err)).exitCode, 111, err.code);
+      // Restated in words, with the system error's code kept for the exit code.
+      const mapped = startFailure(err, '127.0.0.1:5000') as NodeJS.ErrnoException;
+      assert.equal(mapped.code, 'ECONNREFUSED', err.code);
+      assert.equal(describeError(mapped).exitCode, 111, err.code);
     }
     for (const code of [
       LinkErrorCode.PATH_EXISTS,
@@ -144,6 +146,24 @@ describe('kbus limpet exit codes, as a process shows them', () => {
     } finally {
       dir.remove();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('a client that cannot connect says where and what to do; an empty address is a usage error', async () => {
+    const dir = tempDir('kbus-link-');
+    try {
+      const missing = join(dir.path, 'none.sock');
+      const result = await kbus([...NO_DAEMON, '--client', missing]);
+      assertExit(result, 2);
+      assert.equal(
+        result.stderr,
+        `kbus: cannot reach the Limpet server at ${missing}: no such file or directory; start the server first, or give --retry SECONDS\n`,
+      );
+      const empty = await kbus([...NO_DAEMON, '--server', '']);
+      assertExit(empty, 64);
+      assert.match(empty.stderr, /^kbus: the address is empty: give host:port for TCP/);
+    } finally {
+      dir.remove();
     }
   });
 

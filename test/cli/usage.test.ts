@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
@@ -179,6 +179,39 @@ describe('kbus usage', () => {
       assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
       assertNoColour(result.stderr);
     }
+  });
+
+  test('a socket path that is a directory, a plain file or empty: said so, no Node message', async () => {
+    const file = join(dir.path, 'plain-file');
+    writeFileSync(file, 'not a socket');
+    const cases: [string, number, RegExp][] = [
+      [
+        dir.path,
+        21,
+        /is a directory, not kbusd's socket: give the socket's path \(e\.g\. .*kbus\.sock\)$/,
+      ],
+      [file, 88, /plain-file is not a socket, so no kbusd serves it/],
+      ['', 64, /^kbus: --socket needs a path, not ''$/],
+    ];
+    for (const [path, code, message] of cases) {
+      const result = await kbus(['--socket', path, 'stats']);
+      assertExit(result, code, `--socket '${path}'`);
+      assert.match(result.stderr.trimEnd(), message);
+      assert.equal(result.stderr.split('\n').length, 2, 'one line');
+    }
+  });
+
+  test('--file that cannot be read: the reason in words, exit its errno', async () => {
+    const missing = join(dir.path, 'missing.bin');
+    const result = await kbus(['send', '--file', missing, '$.Usage.X'], { socket });
+    assertExit(result, 2);
+    assert.equal(result.stderr, `kbus: cannot read --file ${missing}: no such file or directory\n`);
+    const directory = await kbus(['send', '--file', dir.path, '$.Usage.X'], { socket });
+    assertExit(directory, 21);
+    assert.match(
+      directory.stderr,
+      /^kbus: cannot read --file .*: illegal operation on a directory\n$/,
+    );
   });
 
   test('KBUS_SOCKET names the socket when --socket is not given', async () => {

@@ -18,7 +18,9 @@ import {
   type GlobalOptions,
   parseInteger,
   parseSeconds,
+  restated,
   socketPath,
+  systemReason,
 } from '../common.js';
 
 /** The original runlimpet spelled long switches with one dash: `-server -id 2 -kbus 0`. */
@@ -121,7 +123,7 @@ Examples:
       try {
         link = parseLinkAddress(address);
       } catch (err) {
-        throw startFailure(err);
+        throw startFailure(err, address);
       }
       if (o.tlsCert && link.kind !== 'tcp')
         throw new CliError(CliErrorCode.USAGE, 'TLS is for TCP links only');
@@ -155,7 +157,7 @@ Examples:
         } catch (err) {
           // Stopped by a signal while still waiting for the peer: a clean stop.
           if (controller.signal.aborted) return;
-          throw startFailure(err);
+          throw startFailure(err, address);
         }
         const code = exitCodeOf(await limpet.closed);
         if (verbosity >= 1) log(`limpet ${limpet.networkId}: link down (exit ${code})`);
@@ -186,15 +188,24 @@ export function exitCodeOf(result: LimpetResult): number {
  * failure to make the link (the greeting, the peer's id, a path that
  * exists) exits 1.
  */
-export function startFailure(err: unknown): unknown {
+export function startFailure(err: unknown, where = 'the address'): unknown {
   if (!(err instanceof LinkError || err instanceof LimpetError)) return err;
   switch (err.code) {
     case LinkErrorCode.ADDRESS:
     case LimpetErrorCode.OPTIONS:
       return new CliError(CliErrorCode.USAGE, err.message, { cause: err });
-    case LinkErrorCode.LISTEN:
     case LinkErrorCode.CONNECT:
+      return restated(
+        err.cause ?? err,
+        `cannot reach the Limpet server at ${where}: ${systemReason(err.cause ?? err)}; start the server first, or give --retry SECONDS`,
+      );
+    case LinkErrorCode.LISTEN:
+      return restated(
+        err.cause ?? err,
+        `cannot listen on ${where}: ${systemReason(err.cause ?? err)}`,
+      );
     case LinkErrorCode.TLS_FILES:
+      return restated(err.cause ?? err, `cannot use the TLS files: ${err.message}`);
     case LimpetErrorCode.DAEMON:
       return err.cause ?? err;
     default:
