@@ -96,6 +96,9 @@ export function socketPath(options: GlobalOptions): string {
 /** A system error's reason in words ('no such file or directory'), else its message. */
 export function systemReason(err: unknown): string {
   const { code, message } = err as NodeJS.ErrnoException;
+  // Name look-ups fail with getaddrinfo's codes, which are no errno.
+  if (code === 'ENOTFOUND') return 'no such host';
+  if (code === 'EAI_AGAIN') return 'the host name cannot be looked up now (try again)';
   const errno = code ? (constants.errno as Record<string, number>)[code] : undefined;
   const reason = errno === undefined ? undefined : getSystemErrorMap().get(-errno)?.[1];
   return reason ? reason.charAt(0).toLowerCase() + reason.slice(1) : String(message ?? err);

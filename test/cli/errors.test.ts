@@ -159,6 +159,25 @@ describe('kbus limpet exit codes, as a process shows them', () => {
         result.stderr,
         `kbus: cannot reach the Limpet server at ${missing}: no such file or directory; start the server first, or give --retry SECONDS\n`,
       );
+      const word = await kbus([...NO_DAEMON, '--client', 'localhost:five']);
+      assertExit(word, 2);
+      assert.match(
+        word.stderr,
+        /localhost:five is taken as a Unix socket path: give a TCP port as a number/,
+      );
+      const tls = ['--tls-cert', '/nonexistent/a.pem', '--tls-key', '/nonexistent/a.key'];
+      const noFile = await kbus([
+        ...NO_DAEMON,
+        '--client',
+        ...tls,
+        '--tls-ca',
+        '/nonexistent/ca',
+        ':5',
+      ]);
+      assert.match(
+        noFile.stderr,
+        /^kbus: cannot read the TLS file \/nonexistent\/\S+: no such file or directory\n$/,
+      );
       const empty = await kbus([...NO_DAEMON, '--server', '']);
       assertExit(empty, 64);
       assert.match(empty.stderr, /^kbus: the address is empty: give host:port for TCP/);

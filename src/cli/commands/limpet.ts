@@ -194,18 +194,28 @@ export function startFailure(err: unknown, where = 'the address'): unknown {
     case LinkErrorCode.ADDRESS:
     case LimpetErrorCode.OPTIONS:
       return new CliError(CliErrorCode.USAGE, err.message, { cause: err });
-    case LinkErrorCode.CONNECT:
+    case LinkErrorCode.CONNECT: {
+      // `host:name` is a path to a Unix socket: a TCP port is a number.
+      const hint = /^[^/]+:\D[^/]*$/.test(where)
+        ? ` (${where} is taken as a Unix socket path: give a TCP port as a number)`
+        : '; start the server first, or give --retry SECONDS';
       return restated(
         err.cause ?? err,
-        `cannot reach the Limpet server at ${where}: ${systemReason(err.cause ?? err)}; start the server first, or give --retry SECONDS`,
+        `cannot reach the Limpet server at ${where}: ${systemReason(err.cause ?? err)}${hint}`,
       );
+    }
     case LinkErrorCode.LISTEN:
       return restated(
         err.cause ?? err,
         `cannot listen on ${where}: ${systemReason(err.cause ?? err)}`,
       );
     case LinkErrorCode.TLS_FILES:
-      return restated(err.cause ?? err, `cannot use the TLS files: ${err.message}`);
+      return restated(
+        err.cause ?? err,
+        (err.cause as NodeJS.ErrnoException | undefined)?.path
+          ? `cannot read the TLS file ${(err.cause as NodeJS.ErrnoException).path}: ${systemReason(err.cause)}`
+          : `cannot use the TLS files: ${err.message}`,
+      );
     case LimpetErrorCode.DAEMON:
       return err.cause ?? err;
     default:
