@@ -46,6 +46,8 @@ export const CliErrorCode = {
   USAGE: 'KBUS_CLI_USAGE',
   /** kbusd closed the connection while the command was using it (exit 1). */
   DAEMON_GONE: 'KBUS_CLI_DAEMON_GONE',
+  /** The daemon has no such device (exit 2, ENOENT, as opening it answers). */
+  NO_DEVICE: 'KBUS_CLI_NO_DEVICE',
   /** A message name that is not one (exit 74, EBADMSG, as kbusd would answer). */
   BAD_NAME: 'KBUS_CLI_BAD_NAME',
   /** Another failure, described by the message and `cause` (exit 1). */
@@ -57,6 +59,7 @@ const EXIT_CODE_OF: Record<CliErrorCode, number> = {
   [CliErrorCode.USAGE]: ExitCode.USAGE,
   [CliErrorCode.DAEMON_GONE]: ExitCode.FAILURE,
   [CliErrorCode.BAD_NAME]: 74,
+  [CliErrorCode.NO_DEVICE]: 2,
   [CliErrorCode.FAILED]: ExitCode.FAILURE,
 };
 
@@ -128,7 +131,19 @@ export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Prom
       `${path} is not a socket, so no kbusd serves it: give the path kbusd listens on (kbusd --socket PATH)`,
     );
   }
-  return Ksock.connect({ socket: path, device: options.device, mode });
+  try {
+    return await Ksock.connect({ socket: path, device: options.device, mode });
+  } catch (err) {
+    // Kbus.txt: opening a device that does not exist is ENOENT.
+    if (err instanceof KbusError && err.code === 'ENOENT') {
+      throw new CliError(
+        CliErrorCode.NO_DEVICE,
+        `the kbusd at ${path} has no device ${options.device} (ENOENT): give --device 0, or start kbusd with --devices ${options.device + 1}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }
 
 /** Colours only when stdout is a terminal (and NO_COLOR is not set). */

@@ -164,6 +164,10 @@ describe('kbus bindings and kbus stats', () => {
     const missing = await kbus(['--device', '5', 'stats'], { socket });
     assertExit(missing, 2);
     assert.match(missing.stderr, /ENOENT/);
+    assert.match(
+      missing.stderr,
+      /has no device 5 .*give --device 0, or start kbusd with --devices 6$/m,
+    );
     for (const bad of ['256', 'one']) {
       const result = await kbus(['--device', bad, 'stats'], { socket });
       assertExit(result, 64, `--device ${bad}`);
