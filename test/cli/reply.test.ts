@@ -5,6 +5,7 @@
  * with the command's output.
  */
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
 import { type RunningDaemon, startDaemon } from '../support/daemon.js';
@@ -163,6 +164,14 @@ describe('kbus reply', () => {
     // It never bound, so a request finds no replier at all.
     const request = await kbus(['request', '$.Rep.Missing', 'x'], { socket });
     assertExit(request, 99);
+  });
+
+  test('an empty command or a directory is not runnable: exit 64 at once, not a wait for requests', async () => {
+    for (const command of ['', tmpdir()]) {
+      const result = await kbus(['reply', '$.Rep.Empty', '--', command], { socket });
+      assertExit(result, 64, `reply -- '${command}'`);
+      assert.match(result.stderr, /^kbus: cannot run '.*': not found or not executable\n$/);
+    }
   });
 
   test('no command exits 64; a name already replied to exits 98 (EADDRINUSE)', async () => {

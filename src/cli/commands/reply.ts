@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { KbusMessage } from '../../client/index.js';
@@ -18,6 +18,7 @@ import { interruptSignal } from './listen.js';
 
 /** Is `program` something we can run (a path, or a name found on PATH)? */
 async function runnable(program: string): Promise<boolean> {
+  if (program === '') return false;
   const candidates = program.includes('/')
     ? [program]
     : (process.env.PATH ?? '')
@@ -25,11 +26,17 @@ async function runnable(program: string): Promise<boolean> {
         .filter(Boolean)
         .map((dir) => join(dir, program));
   for (const candidate of candidates) {
+    // A directory is "executable" (searchable) too, but cannot be run.
+    const file = await stat(candidate).then(
+      (st) => st.isFile(),
+      () => false,
+    );
     if (
-      await access(candidate, constants.X_OK).then(
+      file &&
+      (await access(candidate, constants.X_OK).then(
         () => true,
         () => false,
-      )
+      ))
     )
       return true;
   }
