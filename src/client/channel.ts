@@ -19,6 +19,7 @@ import {
   type MessageInit,
   readU32LE,
 } from '../wire/index.js';
+import { ConnectionLostError } from './errors.js';
 
 /** The result of a request: its status and the result fields after it. */
 export class Result {
@@ -59,7 +60,8 @@ export interface ChannelEvents {
   /** A MESSAGE frame's payload: one entire message. */
   onMessage(bytes: Uint8Array): void;
   onEvent(mask: number): void;
-  onClose(error: Error | undefined): void;
+  /** The connection is gone; `error` is what every call now fails with, `lost` whether close() was not the cause. */
+  onClose(error: Error, lost: boolean): void;
 }
 
 const MAX_RESPONSE = 2 ** 31;
@@ -70,6 +72,8 @@ export class Channel {
   private readonly writer: FrameWriter;
   private nextTag = 1;
   private closedError: Error | undefined;
+  private closing = false;
+  private lost_ = false;
   private resolveDone!: () => void;
   /** Settles once the connection is closed. */
   readonly done = new Promise<void>((resolve) => {
@@ -102,6 +106,16 @@ export class Channel {
 
   get closed(): boolean {
     return this.closedError !== undefined;
+  }
+
+  /** Did the connection end without close() (the daemon stopped, died or broke the protocol)? */
+  get lost(): boolean {
+    return this.lost_;
+  }
+
+  /** What calls fail with now that the connection is closed (undefined while open). */
+  get closeError(): Error | undefined {
+    return this.closedError;
   }
 
   /** Sends a request frame; `onResult` runs synchronously when its response is decoded. */
@@ -194,18 +208,21 @@ export class Channel {
 
   /** Ends the connection (the daemon then releases the Ksock). */
   close(): void {
+    this.closing = true;
     this.writer.flush();
     this.transport.end();
   }
 
   private shutdown(error: Error | undefined): void {
     if (this.closedError) return;
-    this.closedError = new KbusError('EBADF', 'the connection to kbusd is closed', {
-      cause: error,
-    });
+    // After close(), a call is the caller's mistake (EBADF); otherwise the bus went away.
+    this.lost_ = !this.closing;
+    this.closedError = this.lost_
+      ? new ConnectionLostError(error)
+      : new KbusError('EBADF', 'the Ksock is closed', { cause: error });
     for (let call = this.calls.popFront(); call; call = this.calls.popFront())
       call.reject(this.closedError);
-    this.events.onClose(error);
+    this.events.onClose(this.closedError, this.lost_);
     this.resolveDone();
   }
 }
