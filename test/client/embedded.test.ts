@@ -8,15 +8,19 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { Engine } from '../../src/engine/index.js';
 import { Ksock } from '../../src/index.js';
-import { conformance } from './conformance.js';
+import { clientErrors } from './client-errors.js';
+import { type BusFactory, conformance } from './conformance.js';
 
-conformance('embedded', async () => {
+const embeddedBus: BusFactory = async () => {
   const engine = new Engine();
   return {
     open: (options) => Ksock.open(engine, options),
     stop: async () => {},
   };
-});
+};
+
+conformance('embedded', embeddedBus);
+clientErrors('embedded', embeddedBus);
 
 describe('embedded: timeouts on their own', () => {
   // src/client/ksock.ts WaitOptions.timeout: "Gives up after this many
