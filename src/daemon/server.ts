@@ -159,6 +159,14 @@ export class Daemon {
   /** Listens on the socket path, replacing a stale socket file but never a live one. */
   async start(): Promise<void> {
     const path = this.path;
+    // listen() reports a missing directory as EACCES: look first.
+    const parent = await lstat(dirname(path)).catch(() => undefined);
+    if (!parent?.isDirectory()) {
+      throw socketPathError(
+        path,
+        Object.assign(new Error('no such directory'), { code: 'ENOENT' }),
+      );
+    }
     const existing = await lstat(path).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
       throw socketPathError(path, err);
