@@ -20,6 +20,7 @@ import {
   readU32LE,
 } from '../wire/index.js';
 import { ConnectionLostError } from './errors.js';
+import { explainSendError } from './explain.js';
 
 /** The result of a request: its status and the result fields after it. */
 export class Result {
@@ -48,6 +49,8 @@ class PendingCall {
     readonly onResult: ((result: Result) => void) | undefined,
     readonly resolveId: ((id: MessageId) => void) | undefined,
     readonly onId: ((id: MessageId) => void) | undefined,
+    /** The message a SENDMSG sends, to explain its error. */
+    readonly message: Message | MessageInit | undefined,
   ) {}
 }
 
@@ -143,7 +146,7 @@ export class Channel {
     // The response is decoded straight into the id (see onFrame): no Result, no closures.
     return new Promise<MessageId>((resolve, reject) => {
       this.calls.pushBack(
-        new PendingCall(Op.SENDMSG, tag, reject, undefined, undefined, resolve, onId),
+        new PendingCall(Op.SENDMSG, tag, reject, undefined, undefined, resolve, onId, message),
       );
     });
   }
@@ -161,7 +164,7 @@ export class Channel {
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.calls.pushBack(
-        new PendingCall(op, tag, reject, resolve, onResult, undefined, undefined),
+        new PendingCall(op, tag, reject, resolve, onResult, undefined, undefined, undefined),
       );
     });
   }
@@ -188,7 +191,8 @@ export class Channel {
     }
     const status = payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24);
     if (status < 0) {
-      call.reject(KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`));
+      const error = KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`);
+      call.reject(call.message ? explainSendError(error, call.message) : error);
       return;
     }
     if (call.resolveId !== undefined) {

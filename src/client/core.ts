@@ -20,6 +20,7 @@ import {
   type NetworkAddress,
 } from '../wire/index.js';
 import { Channel, idOf } from './channel.js';
+import { explainBindError } from './explain.js';
 import { Inbox } from './inbox.js';
 import {
   type Data,
@@ -287,7 +288,11 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   }
 
   private async nameCall(op: number, replier: boolean, name: string): Promise<void> {
-    await this.channel.call(op, [replier ? 1 : 0, name.length], latin1Bytes(name));
+    try {
+      await this.channel.call(op, [replier ? 1 : 0, name.length], latin1Bytes(name));
+    } catch (err) {
+      throw explainBindError(err, name);
+    }
   }
 
   /** REPLIER: the Ksock id bound as replier to exactly `name`, or 0. */

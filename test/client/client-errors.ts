@@ -132,6 +132,69 @@ export function clientErrors(label: string, start: BusFactory): void {
       await rejectsType(() => bus.open({ devcie: 1 } as any), "'devcie'");
     });
 
+    test('a request with no replier says that case only, naming the name', async () => {
+      const sender = await ksock();
+      await assert.rejects(sender.request('$.Errors.Nobody', 'q'), (err: unknown) => {
+        assert.ok(err instanceof KbusError, String(err));
+        assert.equal(err.code, 'EADDRNOTAVAIL');
+        assert.ok(err.message.includes('$.Errors.Nobody'), err.message);
+        assert.doesNotMatch(err.message, /Reply/, 'nothing about replies');
+        return true;
+      });
+    });
+
+    test('a reply to a requester that has gone says that case only', async () => {
+      const replier = await ksock();
+      const requester = await ksock();
+      await replier.bind('$.Errors.Gone', { replier: true });
+      void requester.request('$.Errors.Gone', 'q').catch(() => {});
+      const request = await replier.receive({ timeout: WAIT });
+      await requester.close();
+      await assert.rejects(replier.replyTo(request, 'a'), (err: unknown) => {
+        assert.ok(err instanceof KbusError, String(err));
+        assert.equal(err.code, 'EADDRNOTAVAIL');
+        assert.ok(err.message.includes('no longer connected'), err.message);
+        assert.doesNotMatch(err.message, /no replier/, 'nothing about requests');
+        return true;
+      });
+    });
+
+    test('a bad name names the name and the rule it breaks', async () => {
+      const k = await ksock();
+      const cases: [() => Promise<unknown>, string, string[]][] = [
+        [() => k.bind('$.a..b'), 'EBADMSG', ['$.a..b', 'empty word']],
+        [() => k.bind('Sensor.Temp'), 'EBADMSG', ['Sensor.Temp', "'$.'"]],
+        [() => k.bind('$.a-b'), 'EBADMSG', ['$.a-b', '"-"']],
+        [() => k.announce('$.a.*'), 'EBADMSG', ['$.a.*', 'wildcard']],
+        [() => k.announce(''), 'EINVAL', ['empty']],
+        [() => k.bind('$.' + 'x'.repeat(1000)), 'ENAMETOOLONG', ['1002 characters', '1000']],
+      ];
+      for (const [call, code, parts] of cases) {
+        await assert.rejects(call, (err: unknown) => {
+          assert.ok(err instanceof KbusError, String(err));
+          assert.equal(err.code, code, err.message);
+          for (const part of parts) assert.ok(err.message.includes(part), err.message);
+          assert.doesNotMatch(err.message, /Something went wrong/);
+          return true;
+        });
+      }
+    });
+
+    test('a message too large for the bus gives its size and the limit', async () => {
+      const k = await ksock();
+      const data = new Uint8Array(1024 * 1024 + 2048);
+      await assert.rejects(k.announce('$.Errors.Big', data), (err: unknown) => {
+        assert.ok(err instanceof KbusError, String(err));
+        assert.equal(err.code, 'EMSGSIZE');
+        assert.ok(err.message.includes('--max-message-size'), err.message);
+        assert.ok(err.message.includes('maxMessageSize'), err.message);
+        return true;
+      });
+      // The Ksock is still usable.
+      assert.equal(k.closed, false);
+      await k.bind('$.Errors.After');
+    });
+
     test('after close(): closeReason is "closed", calls fail with EBADF, iteration ends', async () => {
       const k = await ksock();
       await k.bind('$.Errors.Closed');
