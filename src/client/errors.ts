@@ -53,7 +53,7 @@ export class ConnectionLostError extends ClientError {
   constructor(cause?: unknown) {
     super(
       ClientErrorCode.CONNECTION_LOST,
-      'the connection to the bus was lost (kbusd stopped or died): connect again',
+      'the connection to kbusd closed without close() being called (kbusd stopped or died): connect again',
       cause === undefined ? undefined : { cause },
     );
     this.name = 'ConnectionLostError';
