@@ -167,7 +167,7 @@ export function clientErrors(label: string, start: BusFactory): void {
         [() => k.bind('$.a-b'), 'EBADMSG', ['$.a-b', '"-"']],
         [() => k.announce('$.a.*'), 'EBADMSG', ['$.a.*', 'wildcard']],
         [() => k.announce(''), 'EINVAL', ['empty']],
-        [() => k.bind('$.' + 'x'.repeat(1000)), 'ENAMETOOLONG', ['1002 characters', '1000']],
+        [() => k.bind(`$.${'x'.repeat(1000)}`), 'ENAMETOOLONG', ['1002 characters', '1000']],
       ];
       for (const [call, code, parts] of cases) {
         await assert.rejects(call, (err: unknown) => {

@@ -54,8 +54,8 @@ test('options unknown or of the wrong type are a TypeError naming them, and noth
     ['/tmp/x.sock', /options object/],
   ];
   for (const [options, message] of cases) {
-    // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
     assert.throws(
+      // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
       () => new Daemon(options as any),
       (err: unknown) => {
         assert.ok(err instanceof TypeError, String(err));
