@@ -9,6 +9,7 @@
 
 // The client, with both ways of opening a Ksock: connect() to kbusd, open() in process.
 export type {
+  CloseReason,
   ConnectOptions,
   Data,
   MessageKind,
@@ -19,13 +20,20 @@ export type {
   WaitOptions,
 } from './client/index.js';
 export {
+  AbortError,
   Announcement,
+  ClientError,
+  ClientErrorCode,
+  ConnectionLostError,
   classify,
+  isClientError,
   jsonData,
   KbusMessage,
   Reply,
   Request,
+  SocketPathError,
   Status,
+  TimeoutError,
   toBytes,
 } from './client/index.js';
 // The bus in process, and the daemon.

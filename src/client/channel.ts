@@ -19,6 +19,8 @@ import {
   type MessageInit,
   readU32LE,
 } from '../wire/index.js';
+import { ConnectionLostError } from './errors.js';
+import { explainSendError } from './explain.js';
 
 /** The result of a request: its status and the result fields after it. */
 export class Result {
@@ -47,6 +49,8 @@ class PendingCall {
     readonly onResult: ((result: Result) => void) | undefined,
     readonly resolveId: ((id: MessageId) => void) | undefined,
     readonly onId: ((id: MessageId) => void) | undefined,
+    /** The message a SENDMSG sends, to explain its error. */
+    readonly message: Message | MessageInit | undefined,
   ) {}
 }
 
@@ -59,7 +63,8 @@ export interface ChannelEvents {
   /** A MESSAGE frame's payload: one entire message. */
   onMessage(bytes: Uint8Array): void;
   onEvent(mask: number): void;
-  onClose(error: Error | undefined): void;
+  /** The connection is gone; `error` is what every call now fails with, `lost` whether close() was not the cause. */
+  onClose(error: Error, lost: boolean): void;
 }
 
 const MAX_RESPONSE = 2 ** 31;
@@ -70,6 +75,8 @@ export class Channel {
   private readonly writer: FrameWriter;
   private nextTag = 1;
   private closedError: Error | undefined;
+  private closing = false;
+  private lost_ = false;
   private resolveDone!: () => void;
   /** Settles once the connection is closed. */
   readonly done = new Promise<void>((resolve) => {
@@ -104,6 +111,16 @@ export class Channel {
     return this.closedError !== undefined;
   }
 
+  /** Did the connection end without close() (the daemon stopped, died or broke the protocol)? */
+  get lost(): boolean {
+    return this.lost_;
+  }
+
+  /** What calls fail with now that the connection is closed (undefined while open). */
+  get closeError(): Error | undefined {
+    return this.closedError;
+  }
+
   /** Sends a request frame; `onResult` runs synchronously when its response is decoded. */
   call(
     op: number,
@@ -129,7 +146,7 @@ export class Channel {
     // The response is decoded straight into the id (see onFrame): no Result, no closures.
     return new Promise<MessageId>((resolve, reject) => {
       this.calls.pushBack(
-        new PendingCall(Op.SENDMSG, tag, reject, undefined, undefined, resolve, onId),
+        new PendingCall(Op.SENDMSG, tag, reject, undefined, undefined, resolve, onId, message),
       );
     });
   }
@@ -147,7 +164,7 @@ export class Channel {
   ): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.calls.pushBack(
-        new PendingCall(op, tag, reject, resolve, onResult, undefined, undefined),
+        new PendingCall(op, tag, reject, resolve, onResult, undefined, undefined, undefined),
       );
     });
   }
@@ -174,7 +191,8 @@ export class Channel {
     }
     const status = payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24);
     if (status < 0) {
-      call.reject(KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`));
+      const error = KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`);
+      call.reject(call.message ? explainSendError(error, call.message) : error);
       return;
     }
     if (call.resolveId !== undefined) {
@@ -194,18 +212,21 @@ export class Channel {
 
   /** Ends the connection (the daemon then releases the Ksock). */
   close(): void {
+    this.closing = true;
     this.writer.flush();
     this.transport.end();
   }
 
   private shutdown(error: Error | undefined): void {
     if (this.closedError) return;
-    this.closedError = new KbusError('EBADF', 'the connection to kbusd is closed', {
-      cause: error,
-    });
+    // After close(), a call is the caller's mistake (EBADF); otherwise the bus went away.
+    this.lost_ = !this.closing;
+    this.closedError = this.lost_
+      ? new ConnectionLostError(error)
+      : new KbusError('EBADF', 'the Ksock is closed', { cause: error });
     for (let call = this.calls.popFront(); call; call = this.calls.popFront())
       call.reject(this.closedError);
-    this.events.onClose(error);
+    this.events.onClose(this.closedError, this.lost_);
     this.resolveDone();
   }
 }

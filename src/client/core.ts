@@ -8,11 +8,11 @@
  * modules that can provide those transports.
  */
 import { Op, PROTOCOL_VERSION, QUERY, type Transport } from '../protocol/index.js';
+import { checkOptions, oneOf } from '../wire/check-options.js';
 import {
   copyBytes,
   decodeLatin1,
   Flags,
-  KbusError,
   latin1Bytes,
   type Message,
   type MessageId,
@@ -20,6 +20,7 @@ import {
   type NetworkAddress,
 } from '../wire/index.js';
 import { Channel, idOf } from './channel.js';
+import { explainBindError } from './explain.js';
 import { Inbox } from './inbox.js';
 import {
   type Data,
@@ -31,7 +32,7 @@ import {
   toBytes,
   toMessageInit,
 } from './messages.js';
-import { type Waiter, type WaitOptions, waitOn } from './wait.js';
+import { checkWaitOptions, type Waiter, type WaitOptions, waitOn } from './wait.js';
 
 export type { WaitOptions };
 
@@ -56,6 +57,16 @@ export interface SendOptions {
 }
 
 const MODE_BITS: Record<Mode, number> = { r: 1, w: 2, rw: 3 };
+
+/** What OpenOptions takes (for checkOptions). */
+export const OPEN_OPTION_SPEC = {
+  device: 'number',
+  mode: oneOf('r', 'w', 'rw'),
+  pid: 'number',
+} as const;
+
+/** Why a Ksock is closed: close() was called, or the connection was lost. */
+export type CloseReason = 'closed' | 'lost';
 
 /** This process's id under Node, else 0 (a browser has none). */
 function processId(): number {
@@ -86,7 +97,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
         }
         if (this.pollWaiters.length > 0) this.arm();
       },
-      onClose: () => this.onClose(),
+      onClose: (error, lost) => this.onClose(error, lost),
     });
   }
 
@@ -101,6 +112,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     options: OpenOptions = {},
   ): Promise<T> {
     // `this` is Ksock or a subclass that adds ways of connecting: make one of those.
+    try {
+      checkOptions('Ksock.over()', options, OPEN_OPTION_SPEC);
+    } catch (err) {
+      transport.destroy();
+      throw err;
+    }
     // biome-ignore lint/complexity/noThisInStatic: called on a subclass, it must make that subclass
     const Class = this as unknown as new (transport: Transport) => T;
     const ksock = new Class(transport);
@@ -131,8 +148,30 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     return this.device_;
   }
 
+  /** Whether the Ksock is closed, by close() or because the connection was lost (see closeReason). */
   get closed(): boolean {
     return this.channel.closed;
+  }
+
+  /**
+   * Why the Ksock is closed: 'closed' (close() was called: calls fail with
+   * EBADF, iteration ends), 'lost' (the daemon stopped or died: calls and
+   * iteration fail with ConnectionLostError, code KBUS_CONNECTION_LOST);
+   * undefined while open.
+   */
+  get closeReason(): CloseReason | undefined {
+    if (!this.channel.closed) return undefined;
+    return this.channel.lost ? 'lost' : 'closed';
+  }
+
+  /** The error calls fail with now that the Ksock is closed (undefined while open). */
+  get closeError(): Error | undefined {
+    return this.channel.closeError;
+  }
+
+  /** Replies (or status messages) dropped because their request() had timed out or been aborted. */
+  get lateReplies(): number {
+    return this.inbox.lateReplies;
   }
 
   // --- Sending ------------------------------------------------------------------
@@ -156,6 +195,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     data?: Data,
     options: SendOptions & WaitOptions = {},
   ): Promise<Reply | Status> {
+    const what = `request('${name}') waiting for its reply`;
+    try {
+      checkWaitOptions(what, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const message = makeMessage({
       name,
       data: toBytes(data),
@@ -163,24 +208,31 @@ export class Ksock implements AsyncIterable<KbusMessage> {
       finalTo: options.finalTo,
       flags: ((options.flags ?? 0) | Flags.WANT_A_REPLY) >>> 0,
     });
-    return waitOn<Reply | Status>((waiter) => {
-      let sent: MessageId | undefined;
-      let cancelled = false;
-      // Register for the reply the moment the send's result is decoded, before
-      // any later frame (the reply itself) can be.
-      this.channel
-        .sendMessage(message, (id) => {
-          if (cancelled) return;
-          sent = id;
-          this.inbox.expectReply(id, waiter);
-        })
-        .catch((err: unknown) => waiter.reject(err));
-      this.inbox.awaitingReply();
-      return () => {
-        cancelled = true;
-        if (sent !== undefined) this.inbox.forgetReply(sent);
-      };
-    }, options);
+    return waitOn<Reply | Status>(
+      what,
+      (waiter) => {
+        let sent: MessageId | undefined;
+        let cancelled = false;
+        // Register for the reply the moment the send's result is decoded, before
+        // any later frame (the reply itself) can be.
+        this.channel
+          .sendMessage(message, (id) => {
+            // Given up before the id came: its reply is still to be dropped.
+            if (cancelled) this.inbox.abandonReply(id);
+            else {
+              sent = id;
+              this.inbox.expectReply(id, waiter);
+            }
+          })
+          .catch((err: unknown) => waiter.reject(err));
+        this.inbox.awaitingReply();
+        return () => {
+          cancelled = true;
+          if (sent !== undefined) this.inbox.abandonReply(sent);
+        };
+      },
+      options,
+    );
   }
 
   /** Replies to a request: same name, `to` its sender, `in_reply_to` its id. */
@@ -220,9 +272,8 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     return this.inbox.messages(options);
   }
 
-  private onClose(): void {
-    const error = new KbusError('EBADF', 'the Ksock is closed');
-    this.inbox.close(error);
+  private onClose(error: Error, lost: boolean): void {
+    this.inbox.close(error, lost);
     for (const w of this.pollWaiters.splice(0)) w.waiter.reject(error);
   }
 
@@ -237,7 +288,11 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   }
 
   private async nameCall(op: number, replier: boolean, name: string): Promise<void> {
-    await this.channel.call(op, [replier ? 1 : 0, name.length], latin1Bytes(name));
+    try {
+      await this.channel.call(op, [replier ? 1 : 0, name.length], latin1Bytes(name));
+    } catch (err) {
+      throw explainBindError(err, name);
+    }
   }
 
   /** REPLIER: the Ksock id bound as replier to exactly `name`, or 0. */
@@ -338,16 +393,20 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Waits until any bit of `mask` is ready (POLL with a notification); resolves with the ready bits. */
   waitReady(mask: number, options?: WaitOptions): Promise<number> {
-    return waitOn<number>((waiter) => {
-      const entry = { mask, waiter };
-      this.pollWaiters.push(entry);
-      this.arm();
-      return () => {
-        const i = this.pollWaiters.indexOf(entry);
-        if (i >= 0) this.pollWaiters.splice(i, 1);
+    return waitOn<number>(
+      `waitReady(${mask})`,
+      (waiter) => {
+        const entry = { mask, waiter };
+        this.pollWaiters.push(entry);
         this.arm();
-      };
-    }, options);
+        return () => {
+          const i = this.pollWaiters.indexOf(entry);
+          if (i >= 0) this.pollWaiters.splice(i, 1);
+          this.arm();
+        };
+      },
+      options,
+    );
   }
 
   /** The bits some waitReady() call waits for. */

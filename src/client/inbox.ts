@@ -4,7 +4,7 @@
  * request() calls waiting for their replies, and the STREAM credit that
  * keeps messages coming for all of them and no more.
  */
-import { Deque, idKey, type KbusError, type MessageId, NameCache, NO_ID } from '../wire/index.js';
+import { Deque, idKey, type MessageId, NameCache, NO_ID } from '../wire/index.js';
 import {
   checkReceived,
   decodeChecked,
@@ -36,6 +36,12 @@ export class Inbox {
   private readonly names = new NameCache();
   private readonly receivers = new Deque<Waiter<KbusMessage>>();
   private readonly replyWaiters = new Map<string | number, Waiter<Reply | Status>>();
+  /** Requests whose request() gave up: their reply is dropped when it comes. */
+  private readonly abandoned = new Set<string | number>();
+  /** Replies dropped because their request() had given up (timeout or abort). */
+  lateReplies = 0;
+  /** Set when the connection was lost (not closed by close()): iteration then throws it. */
+  private lostError: Error | undefined;
   private iterators = 0;
   /** A running average of the size of the messages pushed to us. */
   private averageBytes = 256;
@@ -58,16 +64,20 @@ export class Inbox {
   }
 
   /** Waits for the next message. */
-  receive(options?: WaitOptions): Promise<KbusMessage> {
+  receive(options?: WaitOptions, what = 'receive()'): Promise<KbusMessage> {
     const ready = this.take();
     if (ready) return Promise.resolve(ready);
-    return waitOn<KbusMessage>((waiter) => {
-      this.receivers.pushBack(waiter);
-      this.demand(this.receivers.length);
-      return () => {
-        this.receivers.removeWhere((w) => w === waiter);
-      };
-    }, options);
+    return waitOn<KbusMessage>(
+      what,
+      (waiter) => {
+        this.receivers.pushBack(waiter);
+        this.demand(this.receivers.length);
+        return () => {
+          this.receivers.removeWhere((w) => w === waiter);
+        };
+      },
+      options,
+    );
   }
 
   /**
@@ -90,18 +100,27 @@ export class Inbox {
           state = 'running';
           this.iterators++;
         }
-        if (state === 'finished' || this.isClosed() || signal?.aborted) {
+        if (state === 'finished' || signal?.aborted) {
           finish();
           return Promise.resolve(done());
+        }
+        if (this.isClosed()) {
+          // A lost connection first yields what had arrived, then throws.
+          const ready = this.lostError ? this.take() : undefined;
+          if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
+          finish();
+          return this.lostError ? Promise.reject(this.lostError) : Promise.resolve(done());
         }
         this.demand(this.iteratorWindow());
         // What has already arrived needs no waiting.
         const ready = this.take();
         if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
-        return this.receive(options).then(
+        return this.receive(options, 'iterating messages').then(
           (value) => ({ done: false, value }),
           (err: unknown) => {
             finish();
+            // The loop ends quietly after close() or when its signal aborts.
+            if (this.lostError) throw this.lostError;
             if (this.isClosed() || signal?.aborted) return done();
             throw err;
           },
@@ -121,9 +140,15 @@ export class Inbox {
     this.replyWaiters.set(idKey(id), waiter);
   }
 
-  /** A request() gave up waiting for the reply to `id`. */
-  forgetReply(id: MessageId): void {
-    this.replyWaiters.delete(idKey(id));
+  /**
+   * A request() gave up waiting for the reply to `id` (timeout or abort):
+   * the reply, when it comes, is dropped and counted, never handed to
+   * receive() where it would answer nothing anyone asked.
+   */
+  abandonReply(id: MessageId): void {
+    const key = idKey(id);
+    this.replyWaiters.delete(key);
+    if (!this.isClosed()) this.abandoned.add(key);
   }
 
   /** Keeps the credit a waiting request() needs. */
@@ -138,8 +163,13 @@ export class Inbox {
     this.averageBytes += (bytes.length - this.averageBytes) / 64;
     // Only a message with in_reply_to set (a reply or a status message) can answer a request().
     const inReplyTo = receivedInReplyTo(bytes);
-    if (inReplyTo !== NO_ID && this.replyWaiters.size > 0) {
+    if (inReplyTo !== NO_ID && (this.replyWaiters.size > 0 || this.abandoned.size > 0)) {
       const key = idKey(inReplyTo);
+      if (this.abandoned.delete(key)) {
+        this.lateReplies++;
+        this.topUp();
+        return;
+      }
       const waiter = this.replyWaiters.get(key);
       if (waiter) {
         this.replyWaiters.delete(key);
@@ -154,8 +184,10 @@ export class Inbox {
     this.topUp();
   }
 
-  /** The connection is gone: every wait fails with `error`. */
-  close(error: KbusError): void {
+  /** The connection is gone: every wait fails with `error`; `lost` if close() was not the cause. */
+  close(error: Error, lost: boolean): void {
+    if (lost) this.lostError = error;
+    this.abandoned.clear();
     for (let w = this.receivers.popFront(); w; w = this.receivers.popFront()) w.reject(error);
     for (const w of this.replyWaiters.values()) w.reject(error);
     this.replyWaiters.clear();
@@ -172,7 +204,8 @@ export class Inbox {
     let want = this.receivers.length;
     const window = this.iteratorWindow();
     if (this.iterators > 0 && this.pushed.length < window) want = Math.max(want, window);
-    if (this.replyWaiters.size > 0) want = Math.max(want, REPLY_WINDOW);
+    // A reply to an abandoned request is fetched too, to be dropped and free its queue slot.
+    if (this.replyWaiters.size > 0 || this.abandoned.size > 0) want = Math.max(want, REPLY_WINDOW);
     this.demand(want);
   }
 

@@ -3,11 +3,21 @@
  * neither the engine nor the daemon.
  */
 export type {
+  CloseReason,
   Mode,
   OpenOptions,
   SendOptions,
   WaitOptions,
 } from './core.js';
+export {
+  AbortError,
+  ClientError,
+  ClientErrorCode,
+  ConnectionLostError,
+  isClientError,
+  SocketPathError,
+  TimeoutError,
+} from './errors.js';
 export { type ConnectOptions, Ksock } from './ksock.js';
 export {
   Announcement,

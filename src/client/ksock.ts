@@ -2,32 +2,77 @@
  * The client's Ksock under Node: the core Ksock plus `Ksock.connect()`,
  * which reaches kbusd through its Unix socket.
  */
+import { lstat } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
+import { dirname } from 'node:path';
 import { defaultSocketPath } from '../protocol/socket-path.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
-import { Ksock as CoreKsock, type OpenOptions } from './core.js';
+import { checkOptions } from '../wire/check-options.js';
+import { Ksock as CoreKsock, OPEN_OPTION_SPEC, type OpenOptions } from './core.js';
+import { ClientError, ClientErrorCode, SocketPathError } from './errors.js';
 
 export interface ConnectOptions extends OpenOptions {
   /** kbusd's socket (default `$KBUS_SOCKET`, else the daemon's default path). */
   socket?: string;
 }
 
+const CONNECT_OPTION_SPEC = { ...OPEN_OPTION_SPEC, socket: 'string' } as const;
+
+/**
+ * Why connecting to `path` failed, said with what to do. The code stays the
+ * system's errno name (ENOENT, ECONNREFUSED, EACCES, ENOTSOCK, ENOTDIR), the
+ * system's error is the cause.
+ */
+async function explain(path: string, err: NodeJS.ErrnoException): Promise<Error> {
+  const stat = await lstat(path).catch((e: NodeJS.ErrnoException) => e);
+  const parent = dirname(path);
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return new SocketPathError(
+      'EACCES',
+      path,
+      `permission denied connecting to ${path}: kbusd makes its socket for its own user only unless started with --socket-mode (e.g. --socket-mode 660 and a group this user is in)`,
+      err,
+    );
+  }
+  if (!(stat instanceof Error) && !stat.isSocket()) {
+    const what = stat.isDirectory() ? 'a directory' : 'not a socket';
+    return new SocketPathError(
+      'ENOTSOCK',
+      path,
+      `${path} is ${what}: give the path of kbusd's socket file (kbusd --socket)`,
+      err,
+    );
+  }
+  if (stat instanceof Error && stat.code === 'ENOENT') {
+    const dir = await lstat(parent).catch(() => undefined);
+    if (dir === undefined || !dir.isDirectory()) {
+      return new SocketPathError(
+        dir === undefined ? 'ENOENT' : 'ENOTDIR',
+        path,
+        `no kbusd is serving ${path}: the directory ${parent} does not exist; check the path, or start one with 'kbusd --socket ${path}'`,
+        err,
+      );
+    }
+  }
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+    return new SocketPathError(
+      err.code,
+      path,
+      `no kbusd is serving ${path}: start one with 'kbusd --socket ${path}'`,
+      err,
+    );
+  }
+  return err;
+}
+
 /** Opens a Unix socket connection to kbusd, with an error that says what to do when there is none. */
 async function connectSocket(path: string): Promise<SocketTransport> {
   const socket = netConnect(path);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        // Not a bus error: say what to do, keep the system's code.
-        const error = new Error(
-          `no kbusd is serving ${path}: start one with 'kbusd --socket ${path}'`,
-          { cause: err },
-        );
-        reject(Object.assign(error, { code: err.code }));
-      } else reject(err);
-    });
+  const failure = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    socket.once('connect', () => resolve(undefined));
+    socket.once('error', resolve);
   });
+  if (failure) throw await explain(path, failure);
   return new SocketTransport(socket);
 }
 
@@ -42,9 +87,19 @@ export class Ksock extends CoreKsock {
     target: string | ConnectOptions = {},
     options: ConnectOptions = {},
   ): Promise<T> {
+    if (typeof target !== 'string') checkOptions('Ksock.connect()', target, CONNECT_OPTION_SPEC);
+    checkOptions('Ksock.connect()', options, CONNECT_OPTION_SPEC);
     const opts = typeof target === 'string' ? { ...options, socket: target } : target;
-    const transport = await connectSocket(opts.socket ?? defaultSocketPath());
+    const path = opts.socket ?? defaultSocketPath();
+    if (path === '') {
+      throw new ClientError(
+        ClientErrorCode.NO_SOCKET_PATH,
+        "Ksock.connect() was given an empty socket path: give kbusd's socket, e.g. Ksock.connect('/run/kbus.sock'), or leave it out for the default",
+      );
+    }
+    const transport = await connectSocket(path);
+    const { socket: _socket, ...openOptions } = opts;
     // biome-ignore lint/complexity/noThisInStatic: called on a subclass, it must make that subclass
-    return (this as unknown as typeof Ksock).over(transport, opts) as Promise<T>;
+    return (this as unknown as typeof Ksock).over(transport, openOptions) as Promise<T>;
   }
 }

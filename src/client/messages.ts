@@ -27,15 +27,39 @@ import {
   readU32LE,
 } from '../wire/index.js';
 
-/** Message data as a client may give it: bytes, or a string sent as UTF-8. */
-export type Data = Uint8Array | string;
+/**
+ * Message data as a client may give it: a string (sent as UTF-8), or bytes
+ * in any unambiguous form: a Uint8Array (a Node Buffer is one), any other
+ * typed array or a DataView (its bytes as they lie in memory), an
+ * ArrayBuffer. Anything else is refused: send JSON with `jsonData(value)`.
+ */
+export type Data = string | Uint8Array | ArrayBufferView | ArrayBuffer;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Bytes of `data` (a string becomes UTF-8). */
+function describeData(data: unknown): string {
+  if (data === null) return 'null';
+  if (Array.isArray(data)) return 'an array';
+  if (typeof data === 'object') return `a ${data.constructor?.name ?? 'object'}`;
+  return `a ${typeof data}`;
+}
+
+/** Bytes of `data` (a string becomes UTF-8); a TypeError for what is neither text nor bytes. */
 export function toBytes(data: Data | undefined): Uint8Array | undefined {
-  return typeof data === 'string' ? encoder.encode(data) : data;
+  if (data === undefined || data instanceof Uint8Array) return data;
+  if (typeof data === 'string') return encoder.encode(data);
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (
+    data instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer === 'function' && (data as unknown) instanceof SharedArrayBuffer)
+  ) {
+    return new Uint8Array(data);
+  }
+  throw new TypeError(
+    `message data must be a string or bytes (Uint8Array, Buffer, ArrayBuffer, a typed array or DataView), not ${describeData(data)}: to send a value as JSON, give jsonData(value)`,
+  );
 }
 
 /** JSON text of `value` as UTF-8 bytes, for a message's data. */

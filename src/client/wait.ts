@@ -1,11 +1,14 @@
 /**
- * Waiting with an AbortSignal and a timeout, for the client's waits.
+ * Waiting with an AbortSignal and a timeout, for the client's waits: a
+ * timeout rejects with a TimeoutError (code KBUS_TIMEOUT), an abort with an
+ * AbortError (code KBUS_ABORTED) whose cause is the signal's reason.
  */
+import { AbortError, TimeoutError } from './errors.js';
 
 export interface WaitOptions {
-  /** Gives up when aborted (rejecting with the signal's reason). */
+  /** Gives up when aborted (rejecting with an AbortError, code KBUS_ABORTED, the signal's reason its cause). */
   signal?: AbortSignal;
-  /** Gives up after this many milliseconds (rejecting with a TimeoutError). */
+  /** Gives up after this many milliseconds (rejecting with a TimeoutError, code KBUS_TIMEOUT). */
   timeout?: number;
 }
 
@@ -14,12 +17,30 @@ export interface Waiter<T> {
   reject(error: unknown): void;
 }
 
+/** Throws a TypeError for a timeout that is not a number of milliseconds. */
+export function checkWaitOptions(what: string, options: WaitOptions | undefined): void {
+  const timeout = options?.timeout;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+    throw new TypeError(`${what}: timeout takes a number of milliseconds, not ${String(timeout)}`);
+  }
+}
+
+/**
+ * Waits for what `register` arranges to settle the waiter; `what` (e.g.
+ * "receive()") says in an error what was waited for.
+ */
 export function waitOn<T>(
+  what: string,
   register: (waiter: Waiter<T>) => () => void,
   options: WaitOptions | undefined,
 ): Promise<T> {
+  try {
+    checkWaitOptions(what, options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const signal = options?.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (signal?.aborted) return Promise.reject(new AbortError(what, signal.reason));
   return new Promise<T>((resolve, reject) => {
     // A referenced timer (unlike AbortSignal.timeout's) keeps the process
     // alive while a wait is pending, as a pending socket read would.
@@ -36,7 +57,7 @@ export function waitOn<T>(
       unregister();
       reject(reason);
     };
-    const onAbort = () => giveUp(signal!.reason);
+    const onAbort = () => giveUp(new AbortError(what, signal!.reason));
     unregister = register({
       resolve: (value) => {
         settle();
@@ -50,10 +71,7 @@ export function waitOn<T>(
     if (done) return;
     signal?.addEventListener('abort', onAbort, { once: true });
     if (options?.timeout !== undefined) {
-      timer = setTimeout(
-        () => giveUp(new DOMException(`timed out after ${options.timeout} ms`, 'TimeoutError')),
-        options.timeout,
-      );
+      timer = setTimeout(() => giveUp(new TimeoutError(what, options.timeout!)), options.timeout);
     }
   });
 }

@@ -4,14 +4,18 @@
  */
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { Engine, type EngineOptions } from '../engine/index.js';
+import { ENGINE_OPTION_SPEC, resolveOptions } from '../engine/options.js';
 import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
 import { Connection } from './connection.js';
 
 export interface DaemonOptions extends EngineOptions {
-  /** The socket path to listen on. */
-  socketPath: string;
+  /** The socket path to listen on (the name Ksock.connect() takes too). */
+  socket?: string;
+  /** @deprecated the old name of `socket`, still accepted. */
+  socketPath?: string;
   /** Permission bits of the socket file (default 0o600: the owner only). */
   socketMode?: number;
 }
@@ -22,6 +26,12 @@ export const DaemonErrorCode = {
   NOT_A_SOCKET: 'KBUS_DAEMON_NOT_A_SOCKET',
   /** Another daemon is serving the socket path. */
   IN_USE: 'KBUS_DAEMON_IN_USE',
+  /** No socket path was given, or an empty one. */
+  NO_SOCKET_PATH: 'KBUS_DAEMON_NO_SOCKET_PATH',
+  /** The directory the socket path is in does not exist. */
+  NO_DIRECTORY: 'KBUS_DAEMON_NO_DIRECTORY',
+  /** The daemon may not create (or replace) the socket file there. */
+  PERMISSION_DENIED: 'KBUS_DAEMON_PERMISSION_DENIED',
 } as const;
 export type DaemonErrorCode = (typeof DaemonErrorCode)[keyof typeof DaemonErrorCode];
 
@@ -30,9 +40,47 @@ export class DaemonError extends Error {
   constructor(
     readonly code: DaemonErrorCode,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'DaemonError';
+  }
+}
+
+/** What new Daemon() takes: the engine's options and the socket's. */
+const DAEMON_OPTION_SPEC = {
+  ...ENGINE_OPTION_SPEC,
+  socket: 'string',
+  socketPath: 'string',
+  socketMode: 'number',
+} as const;
+
+/** A system error about the socket path as a DaemonError that says what to do. */
+function socketPathError(path: string, err: NodeJS.ErrnoException): Error {
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new DaemonError(
+        DaemonErrorCode.NO_DIRECTORY,
+        `cannot create the socket ${path}: the directory ${dirname(path)} does not exist; create it or choose another --socket`,
+        { cause: err },
+      );
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new DaemonError(
+        DaemonErrorCode.PERMISSION_DENIED,
+        `cannot create the socket ${path}: permission denied in ${dirname(path)}; choose a --socket in a directory this user may write to`,
+        { cause: err },
+      );
+    case 'EADDRINUSE':
+      return new DaemonError(
+        DaemonErrorCode.IN_USE,
+        `${path} is in use: stop the daemon serving it or choose another --socket`,
+        { cause: err },
+      );
+    default:
+      return err;
   }
 }
 
@@ -63,8 +111,27 @@ export class Daemon {
   private listening = false;
   private compactTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly options: DaemonOptions) {
-    this.engine = new Engine(options);
+  readonly options: DaemonOptions;
+  private readonly path: string;
+
+  /** Checks every option before anything is opened; listening starts with start(). */
+  constructor(options: DaemonOptions) {
+    // A socket path that is not a string would make the server listen on a TCP port.
+    resolveOptions(options, 'new Daemon()', DAEMON_OPTION_SPEC);
+    const { socket, socketPath, socketMode: _mode, ...engineOptions } = options ?? {};
+    if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
+      throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
+    }
+    const path = socket ?? socketPath;
+    if (!path) {
+      throw new DaemonError(
+        DaemonErrorCode.NO_SOCKET_PATH,
+        "new Daemon() needs a socket path to listen on: give { socket: '/path/to/kbus.sock' }",
+      );
+    }
+    this.path = path;
+    this.options = options;
+    this.engine = new Engine(engineOptions);
     const log = options.verbose ? this.engine.options.log : undefined;
     const maxFrameLength = MIN_FRAME_LENGTH + this.engine.options.maxMessageSize;
     this.server = createServer((socket) => {
@@ -79,19 +146,37 @@ export class Daemon {
     });
   }
 
+  /** The socket path this daemon listens on. */
+  get socket(): string {
+    return this.path;
+  }
+
+  /** @deprecated the old name of `socket`. */
   get socketPath(): string {
-    return this.options.socketPath;
+    return this.path;
   }
 
   /** Listens on the socket path, replacing a stale socket file but never a live one. */
   async start(): Promise<void> {
-    const path = this.options.socketPath;
-    const existing = await lstat(path).catch(() => undefined);
+    const path = this.path;
+    // listen() reports a missing directory as EACCES: look first.
+    const parent = await lstat(dirname(path)).catch(() => undefined);
+    if (!parent?.isDirectory()) {
+      throw socketPathError(
+        path,
+        Object.assign(new Error('no such directory'), { code: 'ENOENT' }),
+      );
+    }
+    const existing = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw socketPathError(path, err);
+    });
     if (existing) {
       if (!existing.isSocket()) {
+        const what = existing.isDirectory() ? 'a directory' : 'not a socket';
         throw new DaemonError(
           DaemonErrorCode.NOT_A_SOCKET,
-          `${path} exists and is not a socket: remove it or choose another --socket`,
+          `${path} exists and is ${what}: choose another --socket (a path for the socket file itself)`,
         );
       }
       if (await isLive(path)) {
@@ -100,12 +185,14 @@ export class Daemon {
           `a daemon is already serving ${path}: stop it or choose another --socket`,
         );
       }
-      await unlink(path);
+      await unlink(path).catch((err: NodeJS.ErrnoException) => {
+        throw socketPathError(path, err);
+      });
     }
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      this.server.once('error', (err: NodeJS.ErrnoException) => reject(socketPathError(path, err)));
       this.server.listen(path, () => {
-        this.server.off('error', reject);
+        this.server.removeAllListeners('error');
         resolve();
       });
     });
@@ -123,6 +210,6 @@ export class Daemon {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
-    await unlink(this.options.socketPath).catch(() => {});
+    await unlink(this.path).catch(() => {});
   }
 }

@@ -4,10 +4,12 @@
  * daemon's own connection handler, so an embedded Ksock behaves exactly as
  * one connected to kbusd.
  */
+import { OPEN_OPTION_SPEC } from '../client/core.js';
 import { Ksock as ClientKsock, type OpenOptions } from '../client/index.js';
 import { Connection } from '../daemon/index.js';
 import { Engine } from '../engine/index.js';
 import { MIN_FRAME_LENGTH, memoryTransportPair, type Transport } from '../protocol/index.js';
+import { checkOptions } from '../wire/check-options.js';
 
 /**
  * The process's default in-process bus, made on first use. (The one piece
@@ -39,6 +41,12 @@ export class Ksock extends ClientKsock {
     engine: Engine = defaultEngine(),
     options: OpenOptions = {},
   ): Promise<T> {
+    if (!(engine instanceof Engine)) {
+      throw new TypeError(
+        'Ksock.open() takes an Engine (or nothing, for the shared one) and then options: Ksock.open(engine, { device, mode, pid })',
+      );
+    }
+    checkOptions('Ksock.open()', options, OPEN_OPTION_SPEC);
     // biome-ignore lint/complexity/noThisInStatic: called on a subclass, it must make that subclass
     return (this as unknown as typeof Ksock).over(engineTransport(engine), options) as Promise<T>;
   }

@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { checkOptions, type OptionSpec } from '../wire/check-options.js';
 import { DEFAULT_MAX_DATA_LENGTH, MAX_NAME_LENGTH } from '../wire/constants.js';
 import { entireMessageLength } from '../wire/index.js';
 
@@ -63,7 +64,29 @@ function positiveInteger(name: string, value: number, max = 0xffffffff): number 
   return value;
 }
 
-export function resolveOptions(options: EngineOptions = {}): ResolvedOptions {
+/** What each EngineOptions field takes (for checkOptions). */
+export const ENGINE_OPTION_SPEC: OptionSpec = {
+  devices: 'number',
+  maxMessages: 'number',
+  maxUnsentUnbind: 'number',
+  maxMessageSize: 'number',
+  maxQueueBytes: 'number',
+  maxTotalQueueBytes: 'number',
+  verbose: 'boolean',
+  log: 'function',
+};
+
+/**
+ * The options with their defaults. An unknown option or one of the wrong
+ * type is a TypeError (`what` names the call), a number out of range a
+ * RangeError.
+ */
+export function resolveOptions(
+  options: EngineOptions = {},
+  what = 'new Engine()',
+  spec: OptionSpec = ENGINE_OPTION_SPEC,
+): ResolvedOptions {
+  checkOptions(what, options, spec);
   return {
     devices: positiveInteger('devices', options.devices ?? 1, MAX_DEVICES),
     maxMessages: positiveInteger('maxMessages', options.maxMessages ?? DEFAULT_MAX_MESSAGES),

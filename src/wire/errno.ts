@@ -103,6 +103,25 @@ const kbusMeanings: Partial<Record<ErrnoName, string>> = {
   ENOTTY: 'Unknown operation (ioctl) number.',
 };
 
+/**
+ * The KBUS meaning of an errno in one particular case, where Kbus.txt gives
+ * the number several: an error then says only the case that happened.
+ */
+export const KbusCaseMeaning = {
+  /** Kbus.txt "Error numbers", EADDRNOTAVAIL, for a Request. */
+  REQUEST_WITHOUT_REPLIER:
+    'On attempting to send a Request message: there is no replier bound for this message name. ' +
+    'Bind a replier to the name (bind(name, { replier: true })) before sending requests to it.',
+  /** Kbus.txt "Error numbers", EADDRNOTAVAIL, for a Reply. */
+  REPLY_TO_GONE:
+    "On attempting to send a Reply message: the sender of the original request (the Ksock in the Reply's 'to') is no longer connected.",
+} as const;
+
+export interface KbusErrorOptions extends ErrorOptions {
+  /** The KBUS meaning of this case, in place of every meaning the number has. */
+  meaning?: string;
+}
+
 const byName = new Map<string, ErrnoInfo>();
 const byNumber = new Map<number, ErrnoInfo>();
 for (const name of Object.keys(Errno) as ErrnoName[]) {
@@ -137,14 +156,15 @@ export class KbusError extends Error {
   /** The KBUS meaning of this error number ('' if it has none). */
   readonly kbusMeaning: string;
 
-  constructor(code: ErrnoName, detail?: string, options?: ErrorOptions) {
+  constructor(code: ErrnoName, detail?: string, options?: KbusErrorOptions) {
     const info = byName.get(code)!;
     const text = detail ? `${code}: ${detail}` : `${code}: ${info.description}`;
-    super(info.kbus ? `${text} (${info.kbus})` : text, options);
+    const meaning = options?.meaning ?? info.kbus;
+    super(meaning ? `${text} (${meaning})` : text, options);
     this.name = 'KbusError';
     this.code = code;
     this.errno = info.errno;
-    this.kbusMeaning = info.kbus;
+    this.kbusMeaning = meaning;
   }
 
   /** Builds the error for a (positive or negative) errno number. */

@@ -81,3 +81,32 @@ export function nameMatches(name: string, binding: string): boolean {
   if (!name.startsWith(binding.slice(0, prefixLength))) return false;
   return last === STAR || name.indexOf('.', prefixLength) === -1;
 }
+
+const NAME_RULE =
+  "a message name is '$.' and dot-separated words of ASCII letters and digits, e.g. '$.Sensor.Temperature'";
+
+/**
+ * What is wrong with `name`, in words: the rule it breaks (Kbus.txt
+ * "Message names"), or undefined if it is good. `sending`: a wildcard is
+ * wrong too, since a message is sent to one name.
+ */
+export function nameProblem(name: string, sending: boolean): string | undefined {
+  if (name.length === 0) return `the message name is empty: ${NAME_RULE}`;
+  if (name.length > MAX_NAME_LENGTH) {
+    return `the message name is ${name.length} characters long: at most ${MAX_NAME_LENGTH} are allowed`;
+  }
+  const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
+  if (!isWellFormedName(name)) {
+    if (!name.startsWith('$.')) return `'${shown}' does not start with '$.': ${NAME_RULE}`;
+    const body = /\.[*%]$/.test(name) ? name.slice(2, -2) : name.slice(2);
+    if (body === '' || body.startsWith('.') || body.endsWith('.') || body.includes('..')) {
+      return `'${shown}' has an empty word (two dots together, or a dot at an end): ${NAME_RULE}`;
+    }
+    const bad = [...body].find((c) => c !== '.' && !isAlnum(c.charCodeAt(0)));
+    return `'${shown}' contains ${JSON.stringify(bad ?? '?')}: ${NAME_RULE} (a wildcard '*' or '%' only as the last word, for binding)`;
+  }
+  if (sending && isWildcardName(name)) {
+    return `'${shown}' is a wildcard: wildcards are for binding, a message is sent to one plain name`;
+  }
+  return undefined;
+}

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
 import { startDaemon } from '../support/daemon.js';
-import { conformance } from './conformance.js';
+import { clientErrors } from './client-errors.js';
+import { type BusFactory, conformance } from './conformance.js';
 
-conformance('kbusd', async () => {
+const daemonBus: BusFactory = async () => {
   const daemon = await startDaemon();
   return {
     open: (options) => Ksock.connect({ socket: daemon.socket, ...options }),
@@ -20,7 +21,10 @@ conformance('kbusd', async () => {
       assert.equal(code, 0, `kbusd exited with ${code}: ${daemon.stderr()}`);
     },
   };
-});
+};
+
+conformance('kbusd', daemonBus);
+clientErrors('kbusd', daemonBus);
 
 describe('Ksock.connect: where to connect', () => {
   test('a path as the first argument is the socket, and options still apply', async () => {

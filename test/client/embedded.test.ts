@@ -8,15 +8,20 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { Engine } from '../../src/engine/index.js';
 import { Ksock } from '../../src/index.js';
-import { conformance } from './conformance.js';
+import { engineTransport } from '../../src/internal.js';
+import { clientErrors } from './client-errors.js';
+import { type BusFactory, conformance } from './conformance.js';
 
-conformance('embedded', async () => {
+const embeddedBus: BusFactory = async () => {
   const engine = new Engine();
   return {
     open: (options) => Ksock.open(engine, options),
     stop: async () => {},
   };
-});
+};
+
+conformance('embedded', embeddedBus);
+clientErrors('embedded', embeddedBus);
 
 describe('embedded: timeouts on their own', () => {
   // src/client/ksock.ts WaitOptions.timeout: "Gives up after this many
@@ -51,4 +56,27 @@ describe('embedded: timeouts on their own', () => {
       assert.equal(result.status, 0, `exit code ${result.status}: ${result.stderr}`);
     });
   }
+});
+
+describe('embedded: options checked before anything is opened', () => {
+  test('Ksock.open() takes an Engine, and refuses unknown options', async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+    await assert.rejects(Ksock.open({ device: 1 } as any), /takes an Engine/);
+    // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+    await assert.rejects(Ksock.open(new Engine(), { mod: 'r' } as any), /no option 'mod'/);
+  });
+
+  test('Ksock.over() refuses unknown options and destroys the transport', async () => {
+    const engine = new Engine();
+    const transport = engineTransport(engine);
+    let closed = false;
+    const destroy = transport.destroy.bind(transport);
+    transport.destroy = () => {
+      closed = true;
+      destroy();
+    };
+    // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+    await assert.rejects(Ksock.over(transport, { pid: 'me' } as any), /'pid' takes a number/);
+    assert.ok(closed, 'the transport was destroyed');
+  });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Ksock } from '../../src/client/index.js';
+import { ConnectionLostError, Ksock } from '../../src/client/index.js';
 import { encodeFrame, Flags, KbusError, Op } from '../../src/internal.js';
 import { tempDir } from '../support/daemon.js';
 import {
@@ -185,15 +185,16 @@ describe('kbusd command line', () => {
       await ksock.bind('$.before.stop');
       const waiting = ksock.receive().then(
         () => 'message',
-        (err: unknown) => (err instanceof KbusError ? err.code : String(err)),
+        (err: unknown) => (err instanceof ConnectionLostError ? err.code : String(err)),
       );
       daemon.process.kill(signal);
       const { code, signal: by } = await exit(daemon);
       assert.equal(code, 0, `exit code after ${signal}; stderr ${daemon.stderr()}`);
       assert.equal(by, null);
       assert.ok(!existsSync(socket), 'the socket file is removed');
-      assert.equal(await within(waiting, 'the client to see the close'), 'EBADF');
-      assert.ok(ksock.closed);
+      // The client did not close: for it, the connection is lost.
+      assert.equal(await within(waiting, 'the client to see the close'), 'KBUS_CONNECTION_LOST');
+      assert.equal(ksock.closeReason, 'lost');
     });
   }
 
