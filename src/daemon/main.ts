@@ -2,6 +2,9 @@
  * The kbusd command line: parses the options, starts the daemon, stops it
  * cleanly on SIGINT / SIGTERM.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chown } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
@@ -10,8 +13,18 @@ import {
   DEFAULT_MAX_UNSENT_UNBIND,
   defaultMaxTotalQueueBytes,
 } from '../engine/index.js';
-import { defaultSocketPath } from '../protocol/socket-path.js';
+import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
+import { KbusError } from '../wire/index.js';
+import { notifyReady } from './notify.js';
 import { Daemon, DaemonError } from './server.js';
+
+/** Exit codes, as `kbus` has them: a KBUS error exits with its errno. */
+const ExitCode = {
+  /** A runtime failure: the socket cannot be made, the group cannot be set. */
+  FAILURE: 1,
+  /** A bad command line (EX_USAGE). */
+  USAGE: 64,
+} as const;
 
 /** A byte count for the help text: 64 MiB, 1 GiB, else bytes. */
 function bytesText(bytes: number): string {
@@ -32,10 +45,13 @@ Clients connect to the socket; each connection is one Ksock.
 
 Options:
   --socket PATH             socket to listen on (default: $KBUS_SOCKET, else
-                            $XDG_RUNTIME_DIR/kbus.sock, else /tmp/kbus-<uid>.sock;
-                            now ${defaultSocketPath()})
+                            $XDG_RUNTIME_DIR/kbus.sock, else
+                            /tmp/kbus-<uid>/kbus.sock in a directory of mode 700;
+                            now ${defaultSocketLocation().path})
   --socket-mode MODE        permissions of the socket file, octal (default 600:
-                            the owner only; 666 lets every user connect)
+                            the owner only; 660 with --socket-group lets a group
+                            connect; 666 lets every user connect)
+  --socket-group GROUP      group of the socket file, a name or a number
   --devices N               devices to create at start, 1 to 256 (default 1)
   --max-messages N          each Ksock's queue limit at open (default ${DEFAULT_MAX_MESSAGES})
   --max-queue-bytes BYTES   bytes of messages one Ksock's queue may hold; at it
@@ -51,23 +67,66 @@ Options:
                             1 MiB of data); larger ones get EMSGSIZE
   --verbose                 log one line per event to stderr
   -h, --help                show this help
+  -V, --version             show the version
 
 BYTES is a whole number of bytes, or one with a suffix K, M or G (or KiB, MiB,
 GiB), powers of 1024: 64M is 64 MiB.
 
 Examples:
   kbusd                                 serve device 0 on the default socket
-  kbusd --socket /run/kbus.sock --socket-mode 660 --devices 4
+  kbusd --socket /run/kbus/kbus.sock --socket-mode 660 --socket-group kbus --devices 4
+
+Exit codes: 0 after a clean stop (SIGTERM, SIGINT); 64 for a bad command line;
+a KBUS error exits with its error number; 1 for another failure.
 `;
 
+/** A bad command line: exit 64. */
 function fail(message: string): never {
   process.stderr.write(`kbusd: ${message}\nTry 'kbusd --help'.\n`);
-  process.exit(2);
+  process.exit(ExitCode.USAGE);
 }
 
-function integer(name: string, text: string | undefined, fallback: number, radix = 10): number {
+/** A failure at run time: exit with the errno of a KBUS error, else 1. */
+function die(message: string, err?: unknown): never {
+  process.stderr.write(`kbusd: ${message}\n`);
+  process.exit(err instanceof KbusError ? err.errno : ExitCode.FAILURE);
+}
+
+/** The package's version, from its package.json (dist/src/daemon/ is three levels down). */
+function version(): string {
+  const url = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+/** A socket mode: one to three octal digits, optionally after a 0 (600, 0660). */
+function octalMode(text: string | undefined): number {
+  if (text === undefined) return 0o600;
+  if (!/^0?[0-7]{1,3}$/.test(text))
+    fail(`--socket-mode takes an octal mode such as 600 or 660, not '${text}'`);
+  return Number.parseInt(text, 8);
+}
+
+/** A group id from a number or a name (looked up with getent, so NSS groups count). */
+function groupId(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  let line = '';
+  try {
+    line = execFileSync('getent', ['group', text], { encoding: 'utf8' });
+  } catch {
+    // No getent, or no such group: look in /etc/group.
+    const found = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${text}:`));
+    line = found ?? '';
+  }
+  const gid = Number(line.split(':')[2]);
+  if (line === '' || !Number.isSafeInteger(gid)) fail(`--socket-group: no group named '${text}'`);
+  return gid;
+}
+
+function integer(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  const value = Number.parseInt(text, radix);
+  const value = Number.parseInt(text, 10);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
     fail(`--${name} takes a whole number, not '${text}'`);
   return value;
@@ -113,13 +172,22 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(HELP());
     return;
   }
+  if (values.version) {
+    process.stdout.write(`kbusd ${version()}\n`);
+    return;
+  }
   const verbose = values.verbose ?? false;
+  const socketMode = octalMode(values['socket-mode']);
+  const gid = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
+  const devices = integer('devices', values.devices, 1);
+  if (devices < 1 || devices > 256) fail(`--devices takes 1 to 256, not ${devices}`);
+  const location = values.socket === undefined ? defaultSocketLocation() : { path: values.socket };
   let daemon: Daemon;
   try {
     daemon = new Daemon({
-      socketPath: values.socket ?? defaultSocketPath(),
-      socketMode: integer('socket-mode', values['socket-mode'], 0o600, 8),
-      devices: integer('devices', values.devices, 1),
+      socketPath: location.path,
+      socketMode,
+      devices,
       maxMessages: integer('max-messages', values['max-messages'], DEFAULT_MAX_MESSAGES),
       maxUnsentUnbind: integer(
         'max-unsent-unbind',
@@ -136,14 +204,30 @@ export async function main(argv: string[]): Promise<void> {
     fail((err as Error).message);
   }
   try {
+    if (location.privateDir !== undefined) makePrivateDir(location.privateDir);
+  } catch (err) {
+    die((err as Error).message, err);
+  }
+  try {
     await daemon.start();
   } catch (err) {
-    if (err instanceof DaemonError) fail(err.message);
-    fail(`cannot listen on ${daemon.socketPath}: ${(err as Error).message}`);
+    if (err instanceof DaemonError) die(err.message);
+    die(`cannot listen on ${daemon.socketPath}: ${(err as Error).message}`, err);
+  }
+  if (gid !== undefined) {
+    try {
+      await chown(daemon.socketPath, -1, gid);
+    } catch (err) {
+      await daemon.close();
+      die(
+        `cannot give ${daemon.socketPath} group ${values['socket-group']}: ${(err as Error).message}`,
+      );
+    }
   }
   process.stderr.write(
     `kbusd: serving ${daemon.engine.deviceCount} device${daemon.engine.deviceCount === 1 ? '' : 's'} on ${daemon.socketPath}\n`,
   );
+  await notifyReady((line) => process.stderr.write(`kbusd: ${line}\n`));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -163,6 +247,7 @@ function parse(argv: string[]) {
     options: {
       socket: { type: 'string' },
       'socket-mode': { type: 'string' },
+      'socket-group': { type: 'string' },
       devices: { type: 'string' },
       'max-messages': { type: 'string' },
       'max-unsent-unbind': { type: 'string' },
@@ -171,6 +256,7 @@ function parse(argv: string[]) {
       'max-total-queue-bytes': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
     },
   });
 }
