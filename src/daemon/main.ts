@@ -15,6 +15,7 @@ import {
 } from '../engine/index.js';
 import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
 import { KbusError } from '../wire/index.js';
+import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 import { notifyReady } from './notify.js';
 import { Daemon, DaemonError } from './server.js';
 
@@ -65,7 +66,11 @@ Options:
                             (default ${DEFAULT_MAX_UNSENT_UNBIND})
   --max-message-size BYTES  largest message accepted, whole (default ${DEFAULT_MAX_MESSAGE_SIZE},
                             1 MiB of data); larger ones get EMSGSIZE
-  --verbose                 log one line per event to stderr
+  --log-level LEVEL         error, warn, info or debug (default info): one line
+                            per event on stderr, with the time and the level;
+                            info says when kbusd starts and stops, debug adds
+                            every request and the devices' verbose messages
+  --verbose                 the same as --log-level debug
   -h, --help                show this help
   -V, --version             show the version
 
@@ -176,7 +181,13 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`kbusd ${version()}\n`);
     return;
   }
-  const verbose = values.verbose ?? false;
+  const levelText = values['log-level'] ?? 'info';
+  if (!isLogLevel(levelText))
+    fail(`--log-level takes ${LOG_LEVELS.join(', ')}, not '${levelText}'`);
+  const level: LogLevel = values.verbose ? 'debug' : levelText;
+  const log = createLogger(level);
+  // Per-request detail only at debug: without it connections get no log callback at all.
+  const verbose = log.enabled('debug');
   const socketMode = octalMode(values['socket-mode']);
   const gid = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
   const devices = integer('devices', values.devices, 1);
@@ -198,7 +209,7 @@ export async function main(argv: string[]): Promise<void> {
       maxQueueBytes: bytes('max-queue-bytes', values['max-queue-bytes']),
       maxTotalQueueBytes: bytes('max-total-queue-bytes', values['max-total-queue-bytes']),
       verbose,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log: log.debug,
     });
   } catch (err) {
     fail((err as Error).message);
@@ -224,16 +235,21 @@ export async function main(argv: string[]): Promise<void> {
       );
     }
   }
-  process.stderr.write(
-    `kbusd: serving ${daemon.engine.deviceCount} device${daemon.engine.deviceCount === 1 ? '' : 's'} on ${daemon.socketPath}\n`,
+  const count = daemon.engine.deviceCount;
+  const group = gid === undefined ? '' : `, group ${values['socket-group']}`;
+  log.info(
+    `serving ${count} device${count === 1 ? '' : 's'} on ${daemon.socketPath} (mode ${socketMode.toString(8)}${group})`,
   );
-  await notifyReady((line) => process.stderr.write(`kbusd: ${line}\n`));
+  await notifyReady(log.warn);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    if (verbose) process.stderr.write(`kbusd: ${signal}, stopping\n`);
-    void daemon.close().then(() => process.exit(0));
+    log.info(`${signal}: stopping`);
+    void daemon.close().then(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -254,6 +270,7 @@ function parse(argv: string[]) {
       'max-message-size': { type: 'string' },
       'max-queue-bytes': { type: 'string' },
       'max-total-queue-bytes': { type: 'string' },
+      'log-level': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
