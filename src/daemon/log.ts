@@ -20,6 +20,8 @@ export interface Logger {
   warn(text: string): void;
   info(text: string): void;
   debug(text: string): void;
+  /** Writes a line of this level whatever the logger's level: for lines asked for explicitly. */
+  write(level: LogLevel, text: string): void;
 }
 
 function ignore(_text: string): void {}
@@ -35,8 +37,9 @@ export function createLogger(
 ): Logger {
   const rank = LOG_LEVELS.indexOf(level);
   const enabled = (at: LogLevel) => LOG_LEVELS.indexOf(at) <= rank;
-  const writer = (at: LogLevel) =>
-    enabled(at) ? (text: string) => write(`${now().toISOString()} ${at} kbusd: ${text}\n`) : ignore;
+  const line = (at: LogLevel, text: string) =>
+    write(`${now().toISOString()} ${at} kbusd: ${text}\n`);
+  const writer = (at: LogLevel) => (enabled(at) ? (text: string) => line(at, text) : ignore);
   return {
     level,
     enabled,
@@ -44,5 +47,6 @@ export function createLogger(
     warn: writer('warn'),
     info: writer('info'),
     debug: writer('debug'),
+    write: line,
   };
 }

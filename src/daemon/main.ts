@@ -209,7 +209,9 @@ export async function main(argv: string[]): Promise<void> {
       maxQueueBytes: bytes('max-queue-bytes', values['max-queue-bytes']),
       maxTotalQueueBytes: bytes('max-total-queue-bytes', values['max-total-queue-bytes']),
       verbose,
-      log: log.debug,
+      // The engine logs only for devices in verbose mode, which a client may
+      // turn on (VERBOSE) at any level: those lines are asked for, so written.
+      log: (line) => log.write('debug', line),
     });
   } catch (err) {
     fail((err as Error).message);

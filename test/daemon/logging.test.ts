@@ -91,6 +91,22 @@ describe('kbusd logging', () => {
     }
   });
 
+  test('a device made verbose by a client (VERBOSE) logs at any level, as debug lines', async () => {
+    const { daemon, socket } = kbusd([]);
+    await daemon.serving();
+    const ksock = await Ksock.connect({ socket });
+    await ksock.verbose(true);
+    await ksock.bind('$.verbose.device');
+    await waitFor(() => /debug kbusd: kbus: 0\//.test(daemon.stderr()), 'a line from the engine');
+    const logged = lines(daemon.stderr());
+    assert.ok(
+      logged.every((l) => l.level === 'info' || /^kbus: 0\//.test(l.text)),
+      daemon.stderr(),
+    );
+    assert.ok(!logged.some((l) => /^conn /.test(l.text)), 'no per-request lines at info');
+    await ksock.close();
+  });
+
   test('--log-level error says nothing while all goes well', async () => {
     const { daemon, socket } = kbusd(['--log-level', 'error']);
     await waitFor(() => existsSync(socket), 'the socket');
