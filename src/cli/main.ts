@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { defaultSocketPath } from '../protocol/socket-path.js';
+import { defaultSocketLocation } from '../protocol/socket-path.js';
 import { registerErrno } from './commands/errno.js';
 import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
 import { registerListen } from './commands/listen.js';
@@ -42,7 +42,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '-S, --socket <path>',
-        `the daemon's socket (default: $KBUS_SOCKET, now ${defaultSocketPath()})`,
+        `the daemon's socket (default: $KBUS_SOCKET, now ${defaultSocketLocation().path})`,
       ),
     )
     .option('-d, --device <n>', 'device number', '0')

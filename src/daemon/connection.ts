@@ -102,9 +102,8 @@ export class Connection {
   }
 
   private log(text: string): void {
-    this.options.log?.(
-      `kbusd: ${this.name}${this.ksock ? ` ksock ${this.ksock.id}` : ''}: ${text}`,
-    );
+    // The daemon's log adds the time, the level and the "kbusd:" prefix.
+    this.options.log?.(`${this.name}${this.ksock ? ` ksock ${this.ksock.id}` : ''}: ${text}`);
   }
 
   private onData(chunk: Uint8Array): void {

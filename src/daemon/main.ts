@@ -2,6 +2,9 @@
  * The kbusd command line: parses the options, starts the daemon, stops it
  * cleanly on SIGINT / SIGTERM.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chown } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
@@ -10,8 +13,19 @@ import {
   DEFAULT_MAX_UNSENT_UNBIND,
   defaultMaxTotalQueueBytes,
 } from '../engine/index.js';
-import { defaultSocketPath } from '../protocol/socket-path.js';
+import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
+import { KbusError } from '../wire/index.js';
+import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
+import { notifyReady } from './notify.js';
 import { Daemon, DaemonError } from './server.js';
+
+/** Exit codes, as `kbus` has them: a KBUS error exits with its errno. */
+const ExitCode = {
+  /** A runtime failure: the socket cannot be made, the group cannot be set. */
+  FAILURE: 1,
+  /** A bad command line (EX_USAGE). */
+  USAGE: 64,
+} as const;
 
 /** A byte count for the help text: 64 MiB, 1 GiB, else bytes. */
 function bytesText(bytes: number): string {
@@ -32,10 +46,13 @@ Clients connect to the socket; each connection is one Ksock.
 
 Options:
   --socket PATH             socket to listen on (default: $KBUS_SOCKET, else
-                            $XDG_RUNTIME_DIR/kbus.sock, else /tmp/kbus-<uid>.sock;
-                            now ${defaultSocketPath()})
+                            $XDG_RUNTIME_DIR/kbus.sock, else
+                            /tmp/kbus-<uid>/kbus.sock in a directory of mode 700;
+                            now ${defaultSocketLocation().path})
   --socket-mode MODE        permissions of the socket file, octal (default 600:
-                            the owner only; 666 lets every user connect)
+                            the owner only; 660 with --socket-group lets a group
+                            connect; 666 lets every user connect)
+  --socket-group GROUP      group of the socket file, a name or a number
   --devices N               devices to create at start, 1 to 256 (default 1)
   --max-messages N          each Ksock's queue limit at open (default ${DEFAULT_MAX_MESSAGES})
   --max-queue-bytes BYTES   bytes of messages one Ksock's queue may hold; at it
@@ -49,25 +66,72 @@ Options:
                             (default ${DEFAULT_MAX_UNSENT_UNBIND})
   --max-message-size BYTES  largest message accepted, whole (default ${DEFAULT_MAX_MESSAGE_SIZE},
                             1 MiB of data); larger ones get EMSGSIZE
-  --verbose                 log one line per event to stderr
+  --log-level LEVEL         error, warn, info or debug (default info): one line
+                            per event on stderr, with the time and the level;
+                            info says when kbusd starts and stops, debug adds
+                            every request and the devices' verbose messages
+  --verbose                 the same as --log-level debug
   -h, --help                show this help
+  -V, --version             show the version
 
 BYTES is a whole number of bytes, or one with a suffix K, M or G (or KiB, MiB,
 GiB), powers of 1024: 64M is 64 MiB.
 
 Examples:
   kbusd                                 serve device 0 on the default socket
-  kbusd --socket /run/kbus.sock --socket-mode 660 --devices 4
+  kbusd --socket /run/kbus/kbus.sock --socket-mode 660 --socket-group kbus --devices 4
+
+Exit codes: 0 after a clean stop (SIGTERM, SIGINT); 64 for a bad command line;
+a KBUS error exits with its error number; 1 for another failure.
 `;
 
+/** A bad command line: exit 64. */
 function fail(message: string): never {
   process.stderr.write(`kbusd: ${message}\nTry 'kbusd --help'.\n`);
-  process.exit(2);
+  process.exit(ExitCode.USAGE);
 }
 
-function integer(name: string, text: string | undefined, fallback: number, radix = 10): number {
+/** A failure at run time: exit with the errno of a KBUS error, else 1. */
+function die(message: string, err?: unknown): never {
+  process.stderr.write(`kbusd: ${message}\n`);
+  process.exit(err instanceof KbusError ? err.errno : ExitCode.FAILURE);
+}
+
+/** The package's version, from its package.json (dist/src/daemon/ is three levels down). */
+function version(): string {
+  const url = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+/** A socket mode: one to three octal digits, optionally after a 0 (600, 0660). */
+function octalMode(text: string | undefined): number {
+  if (text === undefined) return 0o600;
+  if (!/^0?[0-7]{1,3}$/.test(text))
+    fail(`--socket-mode takes an octal mode such as 600 or 660, not '${text}'`);
+  return Number.parseInt(text, 8);
+}
+
+/** A group id from a number or a name (looked up with getent, so NSS groups count). */
+function groupId(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  let line = '';
+  try {
+    line = execFileSync('getent', ['group', text], { encoding: 'utf8' });
+  } catch {
+    // No getent, or no such group: look in /etc/group.
+    const found = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${text}:`));
+    line = found ?? '';
+  }
+  const gid = Number(line.split(':')[2]);
+  if (line === '' || !Number.isSafeInteger(gid)) fail(`--socket-group: no group named '${text}'`);
+  return gid;
+}
+
+function integer(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  const value = Number.parseInt(text, radix);
+  const value = Number.parseInt(text, 10);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
     fail(`--${name} takes a whole number, not '${text}'`);
   return value;
@@ -113,13 +177,28 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(HELP());
     return;
   }
-  const verbose = values.verbose ?? false;
+  if (values.version) {
+    process.stdout.write(`kbusd ${version()}\n`);
+    return;
+  }
+  const levelText = values['log-level'] ?? 'info';
+  if (!isLogLevel(levelText))
+    fail(`--log-level takes ${LOG_LEVELS.join(', ')}, not '${levelText}'`);
+  const level: LogLevel = values.verbose ? 'debug' : levelText;
+  const log = createLogger(level);
+  // Per-request detail only at debug: without it connections get no log callback at all.
+  const verbose = log.enabled('debug');
+  const socketMode = octalMode(values['socket-mode']);
+  const gid = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
+  const devices = integer('devices', values.devices, 1);
+  if (devices < 1 || devices > 256) fail(`--devices takes 1 to 256, not ${devices}`);
+  const location = values.socket === undefined ? defaultSocketLocation() : { path: values.socket };
   let daemon: Daemon;
   try {
     daemon = new Daemon({
-      socketPath: values.socket ?? defaultSocketPath(),
-      socketMode: integer('socket-mode', values['socket-mode'], 0o600, 8),
-      devices: integer('devices', values.devices, 1),
+      socketPath: location.path,
+      socketMode,
+      devices,
       maxMessages: integer('max-messages', values['max-messages'], DEFAULT_MAX_MESSAGES),
       maxUnsentUnbind: integer(
         'max-unsent-unbind',
@@ -130,26 +209,49 @@ export async function main(argv: string[]): Promise<void> {
       maxQueueBytes: bytes('max-queue-bytes', values['max-queue-bytes']),
       maxTotalQueueBytes: bytes('max-total-queue-bytes', values['max-total-queue-bytes']),
       verbose,
-      log: (line) => process.stderr.write(`${line}\n`),
+      // The engine logs only for devices in verbose mode, which a client may
+      // turn on (VERBOSE) at any level: those lines are asked for, so written.
+      log: (line) => log.write('debug', line),
     });
   } catch (err) {
     fail((err as Error).message);
   }
   try {
+    if (location.privateDir !== undefined) makePrivateDir(location.privateDir);
+  } catch (err) {
+    die((err as Error).message, err);
+  }
+  try {
     await daemon.start();
   } catch (err) {
-    if (err instanceof DaemonError) fail(err.message);
-    fail(`cannot listen on ${daemon.socketPath}: ${(err as Error).message}`);
+    if (err instanceof DaemonError) die(err.message);
+    die(`cannot listen on ${daemon.socketPath}: ${(err as Error).message}`, err);
   }
-  process.stderr.write(
-    `kbusd: serving ${daemon.engine.deviceCount} device${daemon.engine.deviceCount === 1 ? '' : 's'} on ${daemon.socketPath}\n`,
+  if (gid !== undefined) {
+    try {
+      await chown(daemon.socketPath, -1, gid);
+    } catch (err) {
+      await daemon.close();
+      die(
+        `cannot give ${daemon.socketPath} group ${values['socket-group']}: ${(err as Error).message}`,
+      );
+    }
+  }
+  const count = daemon.engine.deviceCount;
+  const group = gid === undefined ? '' : `, group ${values['socket-group']}`;
+  log.info(
+    `serving ${count} device${count === 1 ? '' : 's'} on ${daemon.socketPath} (mode ${socketMode.toString(8)}${group})`,
   );
+  await notifyReady(log.warn);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    if (verbose) process.stderr.write(`kbusd: ${signal}, stopping\n`);
-    void daemon.close().then(() => process.exit(0));
+    log.info(`${signal}: stopping`);
+    void daemon.close().then(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -163,14 +265,17 @@ function parse(argv: string[]) {
     options: {
       socket: { type: 'string' },
       'socket-mode': { type: 'string' },
+      'socket-group': { type: 'string' },
       devices: { type: 'string' },
       'max-messages': { type: 'string' },
       'max-unsent-unbind': { type: 'string' },
       'max-message-size': { type: 'string' },
       'max-queue-bytes': { type: 'string' },
       'max-total-queue-bytes': { type: 'string' },
+      'log-level': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
     },
   });
 }

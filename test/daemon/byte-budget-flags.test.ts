@@ -79,7 +79,7 @@ describe('kbusd --max-queue-bytes and --max-total-queue-bytes', () => {
     ].map((args) => ({ args, ...kbusd(args) }));
     for (const { args, daemon } of runs) {
       const { code } = await within(daemon.exited, `kbusd ${args.join(' ')} to exit`, 30_000);
-      assert.equal(code, 2, `${args.join(' ')}: exit code`);
+      assert.equal(code, 64, `${args.join(' ')}: exit code (EX_USAGE)`);
       assert.ok(daemon.stderr().includes(args[0]!), `stderr names ${args[0]}: ${daemon.stderr()}`);
       assert.ok(!daemon.stderr().includes('serving'));
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConnectionLostError, Ksock } from '../../src/client/index.js';
 import { encodeFrame, Flags, KbusError, Op } from '../../src/internal.js';
-import { tempDir } from '../support/daemon.js';
+import { ROOT, tempDir } from '../support/daemon.js';
 import {
   assertError,
   assertStillWorks,
@@ -29,8 +29,10 @@ const OPTIONS = [
   '--max-unsent-unbind',
   '--max-message-size',
   '--socket-mode',
+  '--socket-group',
   '--verbose',
   '--help',
+  '--version',
 ];
 
 describe('kbusd command line', () => {
@@ -87,7 +89,19 @@ describe('kbusd command line', () => {
     }
   });
 
-  test('an unknown option or a bad value exits non-zero with a clear message', async () => {
+  test('--version and -V print the package version, and exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const daemon = kbusd([flag]);
+      const { code } = await exit(daemon);
+      assert.equal(code, 0, `${flag}: exit code; stderr ${daemon.stderr()}`);
+      assert.equal(daemon.stdout(), `kbusd ${version}\n`);
+    }
+  });
+
+  test('an unknown option or a bad value exits 64 with one kbusd: message', async () => {
     const cases: [string[], RegExp][] = [
       [['--frobnicate'], /frobnicate/],
       [['--socket'], /socket/],
@@ -98,6 +112,11 @@ describe('kbusd command line', () => {
       [['--max-messages', '-1'], /max-messages|maxMessages/],
       [['--max-message-size', '1e6'], /max-message-size/],
       [['--socket-mode', '9'], /socket-mode/],
+      // Octal is checked as octal: 779 is not 077 with a 9 dropped.
+      [['--socket-mode', '999'], /socket-mode.*999/],
+      [['--socket-mode', '779'], /socket-mode.*779/],
+      [['--socket-mode', '1777'], /socket-mode/],
+      [['--socket-group', 'no-such-group-kbus'], /socket-group.*no-such-group-kbus/],
     ];
     // Run side by side: each is a whole Node start-up.
     const runs = cases.map(([args, message]) => {
@@ -108,8 +127,10 @@ describe('kbusd command line', () => {
     for (const { args, message, socket, daemon, exited } of runs) {
       const { code } = await exited;
       const stderr = daemon.stderr();
-      assert.notEqual(code, 0, `${args.join(' ')}: exit code`);
+      assert.equal(code, 64, `${args.join(' ')}: exit code (EX_USAGE)`);
       assert.match(stderr, message, `${args.join(' ')}: stderr ${JSON.stringify(stderr)}`);
+      assert.match(stderr, /^kbusd: [\s\S]*\nTry 'kbusd --help'\.\n$/, `${args.join(' ')}: form`);
+      assert.equal(stderr.split('kbusd:').length, 2, `${args.join(' ')}: one prefix`);
       assert.ok(!stderr.includes('serving'), `${args.join(' ')} must not serve`);
       assert.ok(!existsSync(socket), `${args.join(' ')} must leave no socket`);
     }
@@ -138,6 +159,25 @@ describe('kbusd command line', () => {
     const group = await serve(['--socket-mode', '660']);
     assert.equal(statSync(group.socket).mode & 0o777, 0o660);
     await client(group.socket);
+    const leadingZero = await serve(['--socket-mode', '0640']);
+    assert.equal(statSync(leadingZero.socket).mode & 0o777, 0o640);
+  });
+
+  test('--socket-group gives the socket file a group, by number or by name', async () => {
+    // 65534 is nogroup on Debian; any gid works for root, and a process may
+    // always give a file its own group.
+    const gid = process.getuid?.() === 0 ? 65534 : process.getgid!();
+    const byNumber = await serve(['--socket-group', String(gid), '--socket-mode', '660']);
+    assert.equal(statSync(byNumber.socket).gid, gid);
+    assert.equal(statSync(byNumber.socket).mode & 0o777, 0o660);
+    await client(byNumber.socket);
+    const name = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((line) => line.split(':')[2] === String(gid))
+      ?.split(':')[0];
+    assert.ok(name, `a group named for gid ${gid} in /etc/group`);
+    const byName = await serve(['--socket-group', name]);
+    assert.equal(statSync(byName.socket).gid, gid);
   });
 
   test('a stale socket file left by a killed daemon is replaced', async () => {
@@ -158,7 +198,7 @@ describe('kbusd command line', () => {
     const before = await client(live.socket);
     const intruder = kbusd(['--socket', live.socket]);
     const { code } = await exit(intruder);
-    assert.notEqual(code, 0);
+    assert.equal(code, 1, 'a runtime failure exits 1');
     assert.match(intruder.stderr(), /already serving/);
     assert.match(intruder.stderr(), new RegExp(live.socket.replace(/\./g, '\\.')));
     assert.ok(lstatSync(live.socket).isSocket(), 'the live socket file is still there');
@@ -173,8 +213,8 @@ describe('kbusd command line', () => {
     writeFileSync(socket, 'precious\n');
     const daemon = kbusd(['--socket', socket]);
     const { code } = await exit(daemon);
-    assert.notEqual(code, 0);
-    assert.match(daemon.stderr(), /not a socket/);
+    assert.equal(code, 1, 'a runtime failure exits 1');
+    assert.match(daemon.stderr(), /^kbusd: .*not a socket/);
     assert.equal(readFileSync(socket, 'utf8'), 'precious\n');
   });
 
