@@ -45,6 +45,9 @@ async function main(): Promise<void> {
   }
 
   const cpus = os.cpus();
+  console.log(
+    'kbus bench: the engine in process, then kbusd and a Limpet pair against a raw Node relay, each party its own process; every figure beside its baseline from this same run.',
+  );
   heading('Machine');
   console.log(`  cpu:   ${cpus[0]?.model ?? 'unknown'}`);
   console.log(`  cores: ${cpus.length}`);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT, type RunningDaemon, startDaemon } from './support/daemon.js';
+import { ROOT, type RunningDaemon, startDaemon, tempDir } from './support/daemon.js';
 import { waitFor, within } from './support/wait.js';
 
 const run = promisify(execFile);
@@ -102,5 +102,42 @@ describe('examples on a kbusd', () => {
     // Without the service, the client says so and exits 1.
     const alone = program('upper-client', ['anyone?']);
     assert.equal(await within(alone.exited, 'the client to finish'), 1);
+  });
+
+  test('survivor.ts: a listener that carries on across a kbusd restart', async () => {
+    // Both daemons serve one path, in a directory that outlives the first.
+    const dir = tempDir();
+    const socket = join(dir.path, 'kbus.sock');
+    const own = await startDaemon(['--socket', socket]);
+    const survivor = start('survivor', ['2'], socket);
+    programs.push(survivor);
+    await survivor.line('listening to $.Sensors.*');
+    const announce = async (text: string) => {
+      await run(process.execPath, [
+        join(ROOT, 'bin', 'kbus'),
+        '--socket',
+        socket,
+        'send',
+        '$.Sensors.Door',
+        text,
+      ]);
+    };
+    await announce('before');
+    await survivor.line('$.Sensors.Door: before');
+    assert.equal(await own.stop(), 0);
+    await survivor.line('kbusd went away: connecting again');
+    const again = await startDaemon(['--socket', socket]);
+    try {
+      await waitFor(
+        () => survivor.lines.filter((l) => l === 'listening to $.Sensors.*').length === 2,
+        'the survivor to listen again',
+      );
+      await announce('after');
+      assert.equal(await within(survivor.exited, 'the survivor to stop after 2'), 0);
+      assert.ok(survivor.lines.includes('$.Sensors.Door: after'), survivor.lines.join('\n'));
+    } finally {
+      await again.stop();
+      dir.remove();
+    }
   });
 });

@@ -74,7 +74,12 @@ describe('kbus speed', () => {
     assertExit(result, 0);
     assert.equal(result.stderr, '', 'no progress bar when stderr is not a terminal');
     assertNoColour(result.stdout);
-    const lines = result.stdout.split('\n');
+    const [what, ...lines] = result.stdout.split('\n');
+    // First, in one line, what was measured.
+    assert.match(
+      what!,
+      /^kbus speed: one sender, 2 listener\(s\), 1,000 announcements of 100 bytes/,
+    );
     assert.equal(lines.length, 4);
     assert.match(lines[0]!, /^2,000 of 2,000 messages received in \d+\.\d\d s$/);
     assert.match(lines[1]!, /^[\d,]+ messages\/s, \d+\.\d MB\/s$/);

@@ -160,7 +160,8 @@ Examples:
         const l = result.latencyMicros;
         const f = (n: number) => Math.round(n).toLocaleString('en');
         process.stdout.write(
-          `${f(result.received)} of ${f(total)} messages received in ${result.seconds.toFixed(2)} s` +
+          `kbus speed: one sender, ${settings.listeners} listener(s), ${f(settings.count)} announcements of ${settings.size} bytes through kbusd, ${settings.window} in flight: throughput at the listeners, latency from send to receipt.\n` +
+            `${f(result.received)} of ${f(total)} messages received in ${result.seconds.toFixed(2)} s` +
             `${result.lost ? ` (${f(result.lost)} lost)` : ''}\n` +
             `${f(result.messagesPerSecond)} messages/s, ${result.megabytesPerSecond.toFixed(1)} MB/s\n` +
             `latency us: p50 ${f(l.p50)}, p90 ${f(l.p90)}, p99 ${f(l.p99)}, max ${f(l.max)}\n`,
