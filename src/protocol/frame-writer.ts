@@ -16,6 +16,17 @@ import { FRAME_HEADER_LENGTH, writeFrameHeader } from './frame.js';
 import type { Transport } from './transport.js';
 
 const SLAB = 64 * 1024;
+
+/**
+ * Memory for a slab. Under Node it is not zeroed (Buffer.allocUnsafe), so
+ * its pages become resident only as frames are written into them: an idle
+ * connection's slab costs a page, not 64 KiB. Elsewhere (a browser) a
+ * plain array.
+ */
+const allocate: (size: number) => Uint8Array =
+  typeof Buffer === 'function'
+    ? (size) => Buffer.allocUnsafe(size)
+    : (size) => new Uint8Array(size);
 /** Past a flush, carry on in the rest of the slab only if this much is left. */
 const MIN_LEFTOVER = 4 * 1024;
 /** Bytes waiting in the transport beyond which its reader counts as behind. */
@@ -23,7 +34,7 @@ const BEHIND = 64 * 1024;
 
 export class FrameWriter {
   /** The whole slab `buf` is carved from: all of it is free again once the transport holds none of it. */
-  private slab = new Uint8Array(SLAB);
+  private slab = allocate(SLAB);
   private buf = this.slab;
   private pos = 0;
   private scheduled = false;
@@ -55,7 +66,7 @@ export class FrameWriter {
     if (this.pos + n <= this.buf.length) return this.pos;
     this.flush();
     if (n > this.buf.length) {
-      this.slab = new Uint8Array(Math.max(SLAB, n));
+      this.slab = allocate(Math.max(SLAB, n));
       this.buf = this.slab;
     }
     return this.pos;
@@ -174,7 +185,7 @@ export class FrameWriter {
       // The transport keeps `out`; carry on in the rest of the slab.
       this.buf = this.buf.subarray(out.length);
     } else {
-      this.slab = new Uint8Array(SLAB);
+      this.slab = allocate(SLAB);
       this.buf = this.slab;
     }
     if (!this.blocked && transport.backlog > BEHIND) {

@@ -315,3 +315,19 @@ async function sendRaw(socket: string, batch: Uint8Array, count: number, perBatc
   await done;
   conn.destroy();
 }
+
+test('an idle Ksock costs kbusd little memory: 500 of them well under 32 KB each', async () => {
+  const bus = await kbusd([]);
+  try {
+    // One first, so that what every connection shares is already there.
+    await (await bus.connect()).bind('$.Warm');
+    const baseline = rssKb(bus.pid);
+    for (let i = 0; i < 500; i++) await (await bus.connect()).bind(`$.Idle.n${i}`);
+    const each = (rssKb(bus.pid) - baseline) / 500;
+    console.log(`# ${each.toFixed(1)} kB per idle Ksock`);
+    // An output buffer touched whole for each connection would be 64 kB alone.
+    assert.ok(each < 32, `${each.toFixed(1)} kB per idle Ksock`);
+  } finally {
+    await bus.close();
+  }
+});
