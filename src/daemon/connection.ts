@@ -60,6 +60,8 @@ export interface ConnectionOptions {
   maxFrameLength: number;
   /** One line per event, or undefined for none. */
   log: ((line: string) => void) | undefined;
+  /** Events an operator should hear of (a client refused for breaking the protocol). */
+  notice?: ((line: string) => void) | undefined;
 }
 
 export class Connection {
@@ -113,6 +115,7 @@ export class Connection {
       if (!(err instanceof FrameError)) throw err;
       // protocol.md: a frame whose length cannot be a frame closes the connection.
       this.log(`closing: ${err.message}`);
+      this.options.notice?.(`${this.name}: closed, it broke the protocol: ${err.message}`);
       this.writer.flush();
       this.transport.destroy();
       this.release();

@@ -212,6 +212,7 @@ export async function main(argv: string[]): Promise<void> {
       // The engine logs only for devices in verbose mode, which a client may
       // turn on (VERBOSE) at any level: those lines are asked for, so written.
       log: (line) => log.write('debug', line),
+      notice: (line) => log.info(line),
     });
   } catch (err) {
     fail((err as Error).message);

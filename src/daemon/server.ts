@@ -18,6 +18,11 @@ export interface DaemonOptions extends EngineOptions {
   socketPath?: string;
   /** Permission bits of the socket file (default 0o600: the owner only). */
   socketMode?: number;
+  /**
+   * One line for each event an operator should hear of at the info level:
+   * a client whose connection is closed for breaking the protocol.
+   */
+  notice?: (line: string) => void;
 }
 
 /** The codes of DaemonError. */
@@ -53,6 +58,7 @@ const DAEMON_OPTION_SPEC = {
   socket: 'string',
   socketPath: 'string',
   socketMode: 'number',
+  notice: 'function',
 } as const;
 
 /** A system error about the socket path as a DaemonError that says what to do. */
@@ -118,7 +124,7 @@ export class Daemon {
   constructor(options: DaemonOptions) {
     // A socket path that is not a string would make the server listen on a TCP port.
     resolveOptions(options, 'new Daemon()', DAEMON_OPTION_SPEC);
-    const { socket, socketPath, socketMode: _mode, ...engineOptions } = options ?? {};
+    const { socket, socketPath, socketMode: _mode, notice, ...engineOptions } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
       throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
     }
@@ -140,7 +146,7 @@ export class Daemon {
       new Connection(
         this.engine,
         new SocketTransport(socket),
-        { maxFrameLength, log },
+        { maxFrameLength, log, notice },
         ++this.connections,
       );
     });

@@ -164,6 +164,14 @@ describe('kbusd: bad input on raw sockets', () => {
         await conn.closedByPeer();
         assert.equal(conn.received, 0, `length ${length}: no response expected`);
       }
+      // The operator hears of it, at the default level (info).
+      await waitFor(
+        () =>
+          /^\S+ info kbusd: conn \d+: closed, it broke the protocol: frame length 7 /m.test(
+            daemon.stderr(),
+          ),
+        'kbusd to log the refused client',
+      );
       // On an open connection, after a valid request in the same write:
       // the request is answered, then the connection is closed.
       const conn = await opened();
