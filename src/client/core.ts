@@ -346,6 +346,28 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     return (await this.channel.call(Op.MAXMSGS, [requested])).word(0);
   }
 
+  /** MAXMSGSIZE: the largest message this device accepts, in bytes of the entire message. */
+  async maxMessageSize(): Promise<number> {
+    return (await this.channel.call(Op.MAXMSGSIZE, [0])).word(0);
+  }
+
+  /**
+   * MAXMSGSIZE: sets the largest message this device accepts (from 76 bytes
+   * to the daemon's own maximum, which 1 asks for); resolves with the limit
+   * now in force.
+   */
+  async setMaxMessageSize(bytes: number): Promise<number> {
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0xffffffff) {
+      throw new TypeError(`setMaxMessageSize() takes a whole number of bytes, not ${bytes}`);
+    }
+    return (await this.channel.call(Op.MAXMSGSIZE, [bytes])).word(0);
+  }
+
+  /** DEVICES: how many devices the bus has (indexes 0 to n - 1). */
+  async devices(): Promise<number> {
+    return (await this.channel.call(Op.DEVICES, [])).word(0);
+  }
+
   /** NUMMSGS: messages queued in the daemon for this Ksock (not those already streamed here). */
   async numMessages(): Promise<number> {
     return (await this.channel.call(Op.NUMMSGS, [])).word(0);

@@ -170,9 +170,21 @@ export class Connection {
 
   private dispatch({ op, tag, payload }: Frame): void {
     const w = this.writer;
-    if (op === Op.OPEN) {
-      this.open(tag, payload);
-      return;
+    switch (op) {
+      case Op.OPEN:
+        this.open(tag, payload);
+        return;
+      // protocol.md: answered before OPEN too, creating no Ksock, so that a
+      // tool can read the bus's state without appearing in it.
+      case Op.BINDINGS:
+        w.response(op, tag, 0, [], latin1Bytes(this.engine.bindingsText()));
+        return;
+      case Op.STATS:
+        w.response(op, tag, 0, [], latin1Bytes(this.engine.statsText()));
+        return;
+      case Op.DEVICES:
+        w.response(op, tag, 0, [this.engine.deviceCount]);
+        return;
     }
     const ksock = this.ksock;
     if (ksock === undefined) {
@@ -220,12 +232,6 @@ export class Connection {
         w.response(op, tag, 0, [this.credit]);
         return;
       }
-      case Op.BINDINGS:
-        w.response(op, tag, 0, [], latin1Bytes(this.engine.bindingsText()));
-        return;
-      case Op.STATS:
-        w.response(op, tag, 0, [], latin1Bytes(this.engine.statsText()));
-        return;
       case Op.RESET:
         ksock.reset();
         w.response(op, tag, 0);
@@ -272,6 +278,9 @@ export class Connection {
       }
       case Op.MAXMSGS:
         w.response(op, tag, 0, [ksock.setMaxMessages(word(payload, 0))]);
+        return;
+      case Op.MAXMSGSIZE:
+        w.response(op, tag, 0, [ksock.maxMessageSize(word(payload, 0))]);
         return;
       case Op.NUMMSGS:
         w.response(op, tag, 0, [ksock.numMessages()]);

@@ -31,6 +31,12 @@ import { bindEventMessage, statusMessage } from './status-messages.js';
 import { UnsentUnbindEvents } from './unbind-events.js';
 
 const WANT_YOU_TO_REPLY = Flags.WANT_YOU_TO_REPLY;
+/**
+ * protocol.md MAXMSGSIZE: the smallest limit that may be set, the later
+ * KBUS's 100 counted with its 88-byte C header, less the 24 bytes that
+ * header has more than ours.
+ */
+const MIN_MAX_MESSAGE_SIZE = 76;
 
 type Ksock = EngineKsock;
 
@@ -52,6 +58,8 @@ export class Device implements KsockHost<Ksock> {
   private readonly ksocks = new Map<number, Ksock>();
   private readonly unbindEvents = new UnsentUnbindEvents<Ksock>();
   verbose: boolean;
+  /** MAXMSGSIZE: the largest entire message this device accepts (the absolute maximum at first). */
+  maxMessageSize: number;
   private reportingReplierBinds = false;
   /** The next Ksock id and message serial number to give, as /proc/kbus/stats shows them. */
   private nextKsockId = 0;
@@ -68,6 +76,7 @@ export class Device implements KsockHost<Ksock> {
     readonly index: number,
   ) {
     this.verbose = engine.options.verbose;
+    this.maxMessageSize = engine.options.maxMessageSize;
   }
 
   get options(): ResolvedOptions {
@@ -99,6 +108,25 @@ export class Device implements KsockHost<Ksock> {
     const serial = this.nextSerial;
     this.nextSerial = (serial + 1) >>> 0;
     return serial;
+  }
+
+  /** MAXMSGSIZE (see EngineKsock.maxMessageSize). */
+  setMaxMessageSize(requested: number): number {
+    const absolute = this.options.maxMessageSize;
+    if (!Number.isInteger(requested) || requested < 0 || requested > 0xffffffff) {
+      throw new KbusError('EINVAL', `a message size limit must be a u32, not ${requested}`);
+    }
+    if (requested === 1) return absolute;
+    if (requested !== 0) {
+      if (requested < MIN_MAX_MESSAGE_SIZE || requested > absolute) {
+        throw new KbusError(
+          'EINVAL',
+          `a message size limit must be from ${MIN_MAX_MESSAGE_SIZE} to ${absolute} bytes, not ${requested}`,
+        );
+      }
+      this.maxMessageSize = requested;
+    }
+    return this.maxMessageSize;
   }
 
   newDevice(): number {

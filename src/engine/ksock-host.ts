@@ -19,6 +19,9 @@ export interface KsockHost<K> {
   readonly budget: QueueBudget;
   readonly pool: BytePool;
   verbose: boolean;
+  /** MAXMSGSIZE: the largest entire message this device accepts now. */
+  readonly maxMessageSize: number;
+  setMaxMessageSize(requested: number): number;
   /** SEND of `message` (kbus_send), or of the pending ALL_OR_WAIT send again. */
   send(sender: K, message: Message): MessageId;
   resend(sender: K): MessageId;

@@ -88,6 +88,7 @@ export class EngineKsock {
   write(bytes: Uint8Array): number {
     this.checkWritable();
     this.checkNotSending();
+    this.assembler.maxLength = this.host.maxMessageSize;
     this.assembler.write(bytes);
     return bytes.length;
   }
@@ -119,7 +120,7 @@ export class EngineKsock {
   sendMessage(init: MessageInit): MessageId {
     this.checkWritable();
     this.checkNotSending();
-    const message = validateMessage(init, this.host.options.maxMessageSize);
+    const message = validateMessage(init, this.host.maxMessageSize);
     // After a partial WRITE, SENDMSG is WRITE of the rest then SEND.
     if (this.assembler.started) return this.sendBytes(EncodedMessage.encode(message).bytes);
     return this.host.send(this, message);
@@ -141,7 +142,7 @@ export class EngineKsock {
     }
     // The usual case, one whole message: checked (and copied) in one step.
     const pool = adopt ? undefined : this.host.pool;
-    const message = decodeWhole(bytes, this.host.options.maxMessageSize, pool, this.names);
+    const message = decodeWhole(bytes, this.host.maxMessageSize, pool, this.names);
     return this.host.send(this, message);
   }
 
@@ -269,6 +270,17 @@ export class EngineKsock {
       this.host.roomMayHaveAppeared();
     }
     return this.queue.limit;
+  }
+
+  /**
+   * MAXMSGSIZE (the later KBUS's ioctl 18): the device's largest entire
+   * message. 0 only asks; 1 asks the absolute maximum (the engine's
+   * maxMessageSize); anything else sets it, from 76 to the absolute maximum
+   * (EINVAL outside). Returns the limit now in force.
+   */
+  maxMessageSize(requested = 0): number {
+    this.checkOpen();
+    return this.host.setMaxMessageSize(requested);
   }
 
   /** NUMMSGS: messages waiting to be read (set-aside unbind events included). */

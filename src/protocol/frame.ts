@@ -31,6 +31,8 @@ export const Op = {
   VERBOSE: 15,
   NEWDEVICE: 16,
   REPORTREPLIERBINDS: 17,
+  /** The later KBUS's ioctl: the device's largest message. */
+  MAXMSGSIZE: 18,
   OPEN: 0x40,
   WRITE: 0x41,
   READ: 0x42,
@@ -41,6 +43,8 @@ export const Op = {
   STREAM: 0x47,
   BINDINGS: 0x50,
   STATS: 0x51,
+  /** How many devices there are; answered before OPEN too. */
+  DEVICES: 0x52,
   /** Daemon to client, tag 0: u32 ready mask. */
   EVENT: 0x80,
   /** Daemon to client, tag 0: one whole entire message (STREAM). */

@@ -30,7 +30,8 @@ export class MessageAssembler {
   private total = 0;
 
   constructor(
-    private readonly maxLength: number,
+    /** The largest entire message accepted (EMSGSIZE beyond it); the device's MAXMSGSIZE may change it. */
+    public maxLength: number,
     private readonly littleEndian = true,
   ) {}
 
