@@ -54,8 +54,8 @@ export function explainSendError(err: Error, message: MessageInit): Error {
       return new KbusError('EMSGSIZE', `the message '${name}' is ${size} bytes whole`, {
         cause: err,
         meaning:
-          `larger than this bus accepts: kbusd's limit is its --max-message-size, by default ${DEFAULT_LIMIT} bytes ` +
-          "(1 MiB of data with a 1000-character name); an embedded Engine's is its maxMessageSize. Send less data, or raise the limit.",
+          `larger than this device accepts: ask its limit with maxMessageSize(). The most a device may take is kbusd's --max-message-size, by default ${DEFAULT_LIMIT} bytes ` +
+          "(1 MiB of data with a 1000-character name), or an embedded Engine's maxMessageSize; setMaxMessageSize() may have set it lower. Send less data, or raise the limit.",
       });
     }
     default:

@@ -6,9 +6,10 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Engine, type EngineOptions } from '../engine/index.js';
-import { ENGINE_OPTION_SPEC, resolveOptions } from '../engine/options.js';
+import { ENGINE_OPTION_SPEC } from '../engine/options.js';
 import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
+import { checkOptions } from '../wire/check-options.js';
 import { Connection } from './connection.js';
 
 export interface DaemonOptions extends EngineOptions {
@@ -123,7 +124,9 @@ export class Daemon {
   /** Checks every option before anything is opened; listening starts with start(). */
   constructor(options: DaemonOptions) {
     // A socket path that is not a string would make the server listen on a TCP port.
-    resolveOptions(options, 'new Daemon()', DAEMON_OPTION_SPEC);
+    // Names and types here; the engine's numbers are checked by new Engine() below,
+    // still before anything is opened.
+    checkOptions('new Daemon()', options, DAEMON_OPTION_SPEC);
     const { socket, socketPath, socketMode: _mode, notice, ...engineOptions } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
       throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
