@@ -22,6 +22,7 @@ export type {
 export {
   AbortError,
   Announcement,
+  BusInfo,
   ClientError,
   ClientErrorCode,
   ConnectionLostError,

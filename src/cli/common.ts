@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import pc from 'picocolors';
-import { Ksock, type Mode } from '../client/index.js';
+import { BusInfo, Ksock, type Mode } from '../client/index.js';
 import { defaultSocketPath } from '../protocol/socket-path.js';
 import { bindNameError, isWildcardName, KbusError, sendNameError } from '../wire/index.js';
 import type { Colours } from './format.js';
@@ -114,7 +114,8 @@ export function restated(err: unknown, text: string): Error {
 }
 
 /** Opens a Ksock on the daemon the options name. */
-export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
+/** The socket path to connect to, refused with what to do when nothing there can be kbusd. */
+async function checkedSocketPath(options: GlobalOptions): Promise<string> {
   const path = socketPath(options);
   if (path === '') throw new CliError(CliErrorCode.USAGE, "--socket needs a path, not ''");
   // What is at the path, when it is no socket at all, says more than "refused".
@@ -131,17 +132,44 @@ export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Prom
       `${path} is not a socket, so no kbusd serves it: give the path kbusd listens on (kbusd --socket PATH)`,
     );
   }
+  return path;
+}
+
+/**
+ * Connects to kbusd to read what the bus holds (bindings, stats, devices)
+ * without opening a Ksock, so that the reader is not in what it reads.
+ */
+export async function connectBusInfo(options: GlobalOptions): Promise<BusInfo> {
+  const path = await checkedSocketPath(options);
+  const bus = await BusInfo.connect(path);
+  // The texts cover every device, but a --device the bus lacks is still a mistake to report.
+  const devices = await bus.devices().catch(async (err: unknown) => {
+    await bus.close();
+    throw err;
+  });
+  if (options.device >= devices) {
+    await bus.close();
+    throw noDevice(path, options.device);
+  }
+  return bus;
+}
+
+/** Kbus.txt: opening a device that does not exist is ENOENT. */
+function noDevice(path: string, device: number, cause?: unknown): CliError {
+  return new CliError(
+    CliErrorCode.NO_DEVICE,
+    `the kbusd at ${path} has no device ${device} (ENOENT): give --device 0, or start kbusd with --devices ${device + 1}`,
+    { cause },
+  );
+}
+
+export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
+  const path = await checkedSocketPath(options);
   try {
     return await Ksock.connect({ socket: path, device: options.device, mode });
   } catch (err) {
-    // Kbus.txt: opening a device that does not exist is ENOENT.
-    if (err instanceof KbusError && err.code === 'ENOENT') {
-      throw new CliError(
-        CliErrorCode.NO_DEVICE,
-        `the kbusd at ${path} has no device ${options.device} (ENOENT): give --device 0, or start kbusd with --devices ${options.device + 1}`,
-        { cause: err },
-      );
-    }
+    if (err instanceof KbusError && err.code === 'ENOENT')
+      throw noDevice(path, options.device, err);
     throw err;
   }
 }

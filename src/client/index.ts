@@ -2,6 +2,8 @@
  * kbus/client: the client API under Node, over kbusd's socket. It loads
  * neither the engine nor the daemon.
  */
+
+export { BusInfo } from './bus-info-node.js';
 export type {
   CloseReason,
   Mode,

@@ -66,7 +66,7 @@ async function explain(path: string, err: NodeJS.ErrnoException): Promise<Error>
 }
 
 /** Opens a Unix socket connection to kbusd, with an error that says what to do when there is none. */
-async function connectSocket(path: string): Promise<SocketTransport> {
+export async function connectSocket(path: string): Promise<SocketTransport> {
   const socket = netConnect(path);
   const failure = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
     socket.once('connect', () => resolve(undefined));

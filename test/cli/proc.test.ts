@@ -105,24 +105,43 @@ describe('kbus bindings and kbus stats', () => {
     assert.ok(sections[2]!.includes('$.Proc.OnDeviceOne'));
   });
 
-  test("stats: 'dev  0: next ksock ...' and its own Ksock", async () => {
+  test("stats: 'dev  0: next ksock ...' for each device, and the command opens no Ksock", async () => {
     const result = await kbus(['stats'], { socket });
     assertExit(result, 0);
     assert.equal(result.stderr, '');
     assertNoColour(result.stdout);
     const lines = result.stdout.split('\n');
     assert.match(lines[0]!, /^dev {2}0: next ksock \d+ next msg \d+ unsent unbindings 0$/);
-    assert.ok(result.stdout.includes('dev  0: next ksock'));
     assert.match(result.stdout, /^dev {2}1: next ksock \d+ next msg \d+ unsent unbindings 0$/m);
-    // The Ksock running the command is listed: the newest on device 0.
+    // STATS before OPEN (protocol.md): the command is not among the Ksocks it lists,
+    // and no Ksock id was spent on it.
+    const listed = [...result.stdout.matchAll(/^ {4}ksock (\d+) /gm)].map((m) => Number(m[1]));
+    const open = clients.filter((k) => !k.closed && k.device === 0).map((k) => k.id);
+    const device0 = result.stdout.split(/^dev {2}1:/m)[0]!;
+    const listed0 = [...device0.matchAll(/^ {4}ksock (\d+) /gm)].map((m) => Number(m[1]));
+    assert.deepEqual(
+      [...listed0].sort((a, b) => a - b),
+      [...open].sort((a, b) => a - b),
+    );
+    assert.ok(listed.length >= listed0.length);
     const next = Number(/^dev {2}0: next ksock (\d+)/.exec(lines[0]!)![1]);
-    assert.equal(lines[1], `    ksock ${next - 1} last msg 0:0 queue 0 of 100`);
+    const again = await kbus(['stats'], { socket });
+    assert.equal(Number(/^dev {2}0: next ksock (\d+)/.exec(again.stdout)![1]), next);
+  });
+
+  test('a Ksock opened on device 0 is listed by stats with its queue line', async () => {
+    const ksock = await client();
+    const result = await kbus(['stats'], { socket });
+    assertExit(result, 0);
+    const lines = result.stdout.split('\n');
+    const at = lines.indexOf(`    ksock ${ksock.id} last msg 0:0 queue 0 of 100`);
+    assert.ok(at > 0, result.stdout);
     assert.match(
-      lines[2]!,
+      lines[at + 1]!,
       /^ {6}read byte 0 of 0, wrote byte 0 of HDR \(not finished\), not sending$/,
     );
     assert.match(
-      lines[3]!,
+      lines[at + 2]!,
       /^ {6}outstanding requests 0 \(size 16, max 0\), unsent replies 0 \(max 0\)$/,
     );
   });

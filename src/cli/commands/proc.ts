@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type GlobalOptions, openKsock, parseSeconds } from '../common.js';
+import { connectBusInfo, type GlobalOptions, parseSeconds } from '../common.js';
 import { parseBindings, parseStats } from '../proc-parse.js';
 import { interruptSignal } from './listen.js';
 
@@ -62,12 +62,12 @@ Each line: device, Ksock id, the pid that opened it, R (replier) or L
     )
     .action(async () => {
       const g = globals();
-      const ksock = await openKsock(g, 'r');
+      const bus = await connectBusInfo(g);
       try {
-        const text = await ksock.bindings();
+        const text = await bus.bindings();
         process.stdout.write(g.json ? bindingsJson(text) : text);
       } finally {
-        await ksock.close();
+        await bus.close();
       }
     });
 
@@ -87,16 +87,16 @@ The Ksock running this command is listed too. Examples:
     .action(async (options: { watch?: boolean; interval: string }) => {
       const interval = parseSeconds(options.interval, '--interval');
       const g = globals();
-      const ksock = await openKsock(g, 'r');
+      const bus = await connectBusInfo(g);
       const read = async () => {
-        const text = await ksock.stats();
+        const text = await bus.stats();
         return g.json ? statsJson(text) : text;
       };
       try {
         if (options.watch) await showRepeatedly(read, interval, g.json === true);
         else process.stdout.write(await read());
       } finally {
-        await ksock.close();
+        await bus.close();
       }
     });
 }

@@ -3,8 +3,8 @@ import pc from 'picocolors';
 import {
   CliError,
   CliErrorCode,
+  connectBusInfo,
   type GlobalOptions,
-  openKsock,
   parseSeconds,
   socketPath,
 } from '../common.js';
@@ -41,7 +41,6 @@ export function drawTop(
   header: string,
   width: number,
   height: number,
-  self: { device: number; ksock: number },
 ): string {
   const lines: string[] = [pc.bold(header), ''];
   for (const device of devices) {
@@ -58,7 +57,6 @@ export function drawTop(
       const mine = bindings.filter((b) => b.device === device.index && b.ksock === k.id);
       const pid = mine[0]?.pid;
       const names = mine.map((b) => `${b.replier ? 'R' : 'L'} ${b.name}`).join(', ');
-      const me = device.index === self.device && k.id === self.ksock ? pc.dim(' (this view)') : '';
       const queue = `${bar(k.queued, k.maxMessages, 10)} ${`${k.queued}/${k.maxMessages}`.padEnd(9)}`;
       lines.push(
         row(
@@ -68,9 +66,7 @@ export function drawTop(
           String(k.unreplied),
           String(k.outstanding),
           names,
-        ) +
-          me +
-          (k.sending ? pc.yellow(' sending') : ''),
+        ) + (k.sending ? pc.yellow(' sending') : ''),
       );
     }
     lines.push('');
@@ -124,7 +120,7 @@ Examples:
           "kbus top needs a terminal; in a script, use 'kbus stats'",
         );
       }
-      const ksock = await openKsock(g, 'r');
+      const bus = await connectBusInfo(g);
       const out = process.stdout;
       const stdin = process.stdin;
       let timer: NodeJS.Timeout | undefined;
@@ -142,7 +138,7 @@ Examples:
       out.write(ENTER);
       const previous = new Map<number, { serial: number; at: number }>();
       const draw = async () => {
-        const [statsText, bindingsText] = await Promise.all([ksock.stats(), ksock.bindings()]);
+        const [statsText, bindingsText] = await Promise.all([bus.stats(), bus.bindings()]);
         const now = performance.now();
         const devices = parseStats(statsText);
         const rates = new Map<number, number>();
@@ -165,10 +161,6 @@ Examples:
               header,
               out.columns ?? 80,
               out.rows ?? 24,
-              {
-                device: g.device,
-                ksock: ksock.id,
-              },
             ),
         );
       };
@@ -190,7 +182,7 @@ Examples:
         stdin.setRawMode(false);
         stdin.pause();
         out.write(LEAVE);
-        await ksock.close();
+        await bus.close();
       }
     });
 }
