@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { defaultSocketLocation } from '../protocol/socket-path.js';
+import { registerDevice } from './commands/device.js';
 import { registerErrno } from './commands/errno.js';
 import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
 import { registerListen } from './commands/listen.js';
@@ -73,6 +74,7 @@ Examples:
   registerReply(program, globals);
   registerProc(program, globals);
   registerTop(program, globals);
+  registerDevice(program, globals);
   registerErrno(program, globals);
   registerSpeed(program, globals);
   registerLimpet(program, globals);
