@@ -121,7 +121,7 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
     deadline.tv_nsec += ts->tv_nsec;
     if (deadline.tv_nsec >= 1000000000L) { deadline.tv_nsec -= 1000000000L; deadline.tv_sec++; }
   }
-  int result = 0, err = 0;
+  int result = 0, err = 0, saved = errno;
   /* 1: readiness now, without blocking */
   unsigned long nf = 0;
   for (unsigned long i = 0; i < n; i++) {
@@ -199,5 +199,6 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
   free(rp);
   if (left && ts) time_left(&deadline, left);
   if (err) return kc_fail(err);
+  errno = saved;
   return result;
 }
