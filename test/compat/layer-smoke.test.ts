@@ -26,7 +26,9 @@ describe('the compatibility layer, smoke', () => {
       existsSync(LIB),
       `${LIB} is missing: install gcc and make, then run npm run build:compat`,
     );
-    await run('gcc', ['-Wall', '-Werror', '-o', program, SOURCE]);
+    await run('gcc', ['-Wall', '-Werror', '-o', program, SOURCE]).catch((err: Error) => {
+      throw new Error(`these tests compile C programs and need gcc: ${err.message}`);
+    });
     daemon = await startDaemon();
   });
 
