@@ -14,20 +14,24 @@
  * they are unavailable (a seccomp filter, say), fall back to plain copies:
  * NULL is still caught, other bad addresses then fault as in any library. */
 static int vm_copy(int out, void *local, uint64_t remote, size_t n) {
+  static atomic_bool refused; /* the system calls are not allowed here: stop trying */
   if (n == 0) return 0;
   if (remote == 0 || remote + n < remote) return -EFAULT;
-  struct iovec l = {local, n};
-  struct iovec r = {(void *)(uintptr_t)remote, n};
-  ssize_t got = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
-                    : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-  if (got == (ssize_t)n) return 0;
-  if (got >= 0 || errno == EFAULT) return -EFAULT;
-  if (errno == ENOSYS || errno == EPERM) {
-    if (out) memcpy((void *)(uintptr_t)remote, local, n);
-    else memcpy(local, (const void *)(uintptr_t)remote, n);
-    return 0;
+  if (!atomic_load_explicit(&refused, memory_order_relaxed)) {
+    int saved = errno;
+    struct iovec l = {local, n};
+    struct iovec r = {(void *)(uintptr_t)remote, n};
+    ssize_t got = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+                      : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+    int e = errno;
+    errno = saved;
+    if (got == (ssize_t)n) return 0;
+    if (got >= 0 || (e != ENOSYS && e != EPERM)) return -EFAULT;
+    atomic_store_explicit(&refused, 1, memory_order_relaxed);
   }
-  return -EFAULT;
+  if (out) memcpy((void *)(uintptr_t)remote, local, n);
+  else memcpy(local, (const void *)(uintptr_t)remote, n);
+  return 0;
 }
 
 int kc_copy_in(void *dst, uint64_t src, size_t n) { return vm_copy(0, dst, src, n); }
