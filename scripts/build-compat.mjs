@@ -9,8 +9,10 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cc = process.env.CC || 'cc';
 
+// $CC may carry arguments ("ccache gcc"): the first word is the program.
 function found(command) {
-  const r = spawnSync(command, ['--version'], { stdio: 'ignore' });
+  const [program, ...args] = command.trim().split(/\s+/);
+  const r = spawnSync(program, [...args, '--version'], { stdio: 'ignore' });
   return r.error === undefined && r.status === 0;
 }
 
