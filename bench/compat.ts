@@ -168,10 +168,17 @@ export async function compatSection(): Promise<Check[]> {
     );
     for (let run = 0; run < RUNS; run++) {
       for (const side of ['c', 'ts'] as const) {
-        const r = await roundTrips(side, peer, kbusd.socket, run);
-        rtt[side].p50.push(r.p50);
-        rtt[side].p99.push(r.p99);
-        rate[side].push(await announcements(side, peer, kbusd.socket, run));
+        try {
+          const r = await roundTrips(side, peer, kbusd.socket, run);
+          rtt[side].p50.push(r.p50);
+          rtt[side].p99.push(r.p99);
+          rate[side].push(await announcements(side, peer, kbusd.socket, run));
+        } catch (err) {
+          // A peer that stalls or fails is a wrong answer, not a slow one.
+          const label = `compat: ${side === 'c' ? 'C through the layer' : 'TypeScript client'} completed every exchange`;
+          console.log(`  FAIL ${label}: ${String((err as Error).message).split('\n')[0]}`);
+          return [{ label, pass: false, kind: 'verify' }];
+        }
       }
     }
     const us = (values: number[]) => `${median(values).toFixed(1)} us`;
