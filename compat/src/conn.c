@@ -68,7 +68,16 @@ static int wait_fd(int fd, short ev) {
   return kc_sys_ppoll(&p, 1, NULL, NULL);
 }
 
+static int do_connect(int cloexec);
+
 int kc_connect(int cloexec) {
+  int saved = errno;
+  int fd = do_connect(cloexec);
+  errno = saved;
+  return fd;
+}
+
+static int do_connect(int cloexec) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
@@ -166,17 +175,31 @@ static uint32_t whole(struct kc_ksock *ks) {
 
 void kc_pump(struct kc_ksock *ks, int fd) {
   if (ks->broken) return;
+  int saved = errno;
   for (;;) {
     uint32_t len;
     while ((len = whole(ks)) != 0) {
-      if (len == 0xFFFFFFFFu || !take_unsolicited(ks, len)) { broken(ks); return; }
+      if (len == 0xFFFFFFFFu || !take_unsolicited(ks, len)) { broken(ks); break; }
     }
-    if (fill(ks, fd, 0) <= 0) return;
+    if (ks->broken || fill(ks, fd, 0) <= 0) break;
   }
+  errno = saved;
 }
 
+static int call(struct kc_ksock *ks, int fd, uint32_t op, const void *a, size_t alen,
+                const void *b, size_t blen, struct kc_resp *r, int keep);
+
+/* errno is the program's: the layer's own EAGAIN and EINTR must not leak into it. */
 int kc_call(struct kc_ksock *ks, int fd, uint32_t op, const void *a, size_t alen,
             const void *b, size_t blen, struct kc_resp *r, int keep) {
+  int saved = errno;
+  int s = call(ks, fd, op, a, alen, b, blen, r, keep);
+  errno = saved;
+  return s;
+}
+
+static int call(struct kc_ksock *ks, int fd, uint32_t op, const void *a, size_t alen,
+                const void *b, size_t blen, struct kc_resp *r, int keep) {
   if (r) { r->status = 0; r->data = NULL; r->len = 0; }
   if (ks->broken) return -EIO;
   if (++ks->tag == 0) ks->tag = 1;

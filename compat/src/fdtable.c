@@ -98,6 +98,7 @@ struct kc_ksock *kc_detach(int fd) {
  * (after fork) is closed plainly: a shutdown would release it under the other. */
 void kc_release(struct kc_ksock *ks, int fd) {
   if (atomic_fetch_sub(&ks->aliases, 1) != 1 || atomic_load(&ks->shared)) return;
+  int saved = errno;
   kc_lock(ks);
   if (kc_sys_shutdown(fd, SHUT_WR) == 0) {
     unsigned char buf[4096];
@@ -113,6 +114,7 @@ void kc_release(struct kc_ksock *ks, int fd) {
   }
   ks->broken = 1;
   kc_unlock(ks);
+  errno = saved;
 }
 
 static void mark_all_shared(int child) {

@@ -114,12 +114,9 @@ KC_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
   if ((flags & AT_EMPTY_PATH) && path && path[0] == '\0') {
     struct kc_ksock *ks = kc_any() ? kc_get(dirfd) : NULL;
     if (ks) {
-      /* the Ksock's device, through the path form */
-      int dev = ks->dev;
-      kc_put(ks);
       struct statx tmp;
-      int r = kc_statx_path(KP_DEV, dev, &tmp);
-      if (r < 0) return kc_fail(-r);
+      kc_statx_ksock(ks, &tmp);
+      kc_put(ks);
       return kc_copy_out((uint64_t)(uintptr_t)stx, &tmp, sizeof tmp) < 0 ? kc_fail(EFAULT) : 0;
     }
   } else {

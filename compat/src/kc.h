@@ -151,6 +151,7 @@ int kc_open_proc(enum kc_path p, int flags);  /* fd or -errno */
 int kc_stat_path(enum kc_path p, int dev, void *st);
 void kc_stat_ksock(const struct kc_ksock *ks, void *st);
 int kc_statx_path(enum kc_path p, int dev, void *stx);
+void kc_statx_ksock(const struct kc_ksock *ks, void *stx);
 int kc_access_path(enum kc_path p, int dev, int amode);
 
 /* ---- ioctl.c, write.c, read.c ---- */

@@ -213,23 +213,32 @@ void kc_stat_ksock(const struct kc_ksock *ks, void *out) {
             1);
 }
 
+static void to_statx(const struct stat *st, struct statx *x) {
+  memset(x, 0, sizeof *x);
+  x->stx_mask = STATX_BASIC_STATS;
+  x->stx_blksize = (uint32_t)st->st_blksize;
+  x->stx_nlink = (uint32_t)st->st_nlink;
+  x->stx_mode = (uint16_t)st->st_mode;
+  x->stx_ino = st->st_ino;
+  x->stx_rdev_major = major(st->st_rdev);
+  x->stx_rdev_minor = minor(st->st_rdev);
+  x->stx_atime.tv_sec = x->stx_mtime.tv_sec = x->stx_ctime.tv_sec = st->st_mtim.tv_sec;
+  x->stx_atime.tv_nsec = x->stx_mtime.tv_nsec = x->stx_ctime.tv_nsec =
+      (uint32_t)st->st_mtim.tv_nsec;
+}
+
 int kc_statx_path(enum kc_path p, int dev, void *out) {
   struct stat st;
   int r = kc_stat_path(p, dev, &st);
   if (r < 0) return r;
-  struct statx *x = out;
-  memset(x, 0, sizeof *x);
-  x->stx_mask = STATX_BASIC_STATS;
-  x->stx_blksize = (uint32_t)st.st_blksize;
-  x->stx_nlink = (uint32_t)st.st_nlink;
-  x->stx_mode = (uint16_t)st.st_mode;
-  x->stx_ino = st.st_ino;
-  x->stx_rdev_major = major(st.st_rdev);
-  x->stx_rdev_minor = minor(st.st_rdev);
-  x->stx_atime.tv_sec = x->stx_mtime.tv_sec = x->stx_ctime.tv_sec = st.st_mtim.tv_sec;
-  x->stx_atime.tv_nsec = x->stx_mtime.tv_nsec = x->stx_ctime.tv_nsec =
-      (uint32_t)st.st_mtim.tv_nsec;
+  to_statx(&st, out);
   return 0;
+}
+
+void kc_statx_ksock(const struct kc_ksock *ks, void *out) {
+  struct stat st;
+  kc_stat_ksock(ks, &st);
+  to_statx(&st, out);
 }
 
 int kc_access_path(enum kc_path p, int dev, int amode) {

@@ -88,32 +88,64 @@ static int time_left(const struct timespec *deadline, struct timespec *left) {
   return left->tv_sec > 0 || left->tv_nsec > 0;
 }
 
-/* Which entries are the first of their Ksock (aliases share one notification),
- * with the union of what every entry of that Ksock asks. */
-static unsigned wanted(struct pollfd *fds, struct kc_ksock **ks, unsigned long n, unsigned long i) {
-  for (unsigned long j = 0; j < i; j++)
-    if (ks[j] == ks[i]) return 0;
-  unsigned bits = 0;
-  for (unsigned long j = i; j < n; j++)
-    if (ks[j] == ks[i]) bits |= notify_bits(fds[j].events);
-  return bits;
+/* Aliases of one Ksock share one notification: the first entry of each Ksock
+ * arms it with the union of what every entry of that Ksock asks. */
+static void group(struct pollfd *fds, struct kc_ksock **ks, unsigned long n, unsigned char *first,
+                  unsigned *bits) {
+  for (unsigned long i = 0; i < n; i++) {
+    first[i] = 0;
+    bits[i] = 0;
+    if (ks[i] == NULL) continue;
+    unsigned long j = 0;
+    while (j < i && ks[j] != ks[i]) j++;
+    if (j == i) first[i] = 1;
+    bits[j] |= notify_bits(fds[i].events);
+  }
 }
 
-static void waiters(struct kc_ksock *k, int fd, int add) {
+/* Registers (or not) this thread's wake-up fd; says whether a fresh EVENT or a
+ * broken connection is already there, so that waiting would be wrong. */
+static int waiters(struct kc_ksock *k, int fd, int add) {
   kc_lock(k);
-  for (int i = 0; i < KC_MAX_WAITERS; i++) {
+  for (int i = 0; fd >= 0 && i < KC_MAX_WAITERS; i++) {
     if (add && k->waiters[i] == 0) { k->waiters[i] = fd; break; }
     if (!add && k->waiters[i] == fd) { k->waiters[i] = 0; break; }
   }
+  int now_ready = k->events != 0 || k->broken;
   kc_unlock(k);
+  return now_ready;
+}
+
+static int count_ready(const struct pollfd *fds, unsigned long n) {
+  int c = 0;
+  for (unsigned long i = 0; i < n; i++) c += fds[i].revents != 0;
+  return c;
+}
+
+static void ksock_readiness(struct pollfd *fds, struct kc_ksock **ks, unsigned long n) {
+  for (unsigned long i = 0; i < n; i++)
+    if (ks[i]) fds[i].revents = revents_of(poll_one(ks[i], fds[i].fd, 0), fds[i].events);
+}
+
+static void foreign_results(struct pollfd *fds, struct kc_ksock **ks, unsigned long n,
+                            const struct pollfd *rp) {
+  for (unsigned long i = 0, f = 0; i < n; i++)
+    if (!ks[i]) fds[i].revents = rp[f++].revents;
 }
 
 int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *ts,
                    const sigset_t *mask, struct timespec *left) {
-  struct kc_ksock **ks = calloc(n ? n : 1, sizeof *ks);
-  struct pollfd *rp = calloc(2 * n + 1, sizeof *rp);
-  if (ks == NULL || rp == NULL) { free(ks); free(rp); return kc_fail(ENOMEM); }
+  size_t cells = n ? n : 1;
+  struct kc_ksock **ks = calloc(cells, sizeof *ks);
+  struct pollfd *rp = calloc(2 * cells + 1, sizeof *rp);
+  unsigned char *first = calloc(cells, 1);
+  unsigned *bits = calloc(cells, sizeof *bits);
+  if (ks == NULL || rp == NULL || first == NULL || bits == NULL) {
+    free(ks); free(rp); free(first); free(bits);
+    return kc_fail(ENOMEM);
+  }
   for (unsigned long i = 0; i < n; i++) ks[i] = fds[i].fd >= 0 ? kc_get(fds[i].fd) : NULL;
+  group(fds, ks, n, first, bits);
   struct timespec deadline = {0, 0}, tl;
   if (ts) {
     now(&deadline);
@@ -121,51 +153,38 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
     deadline.tv_nsec += ts->tv_nsec;
     if (deadline.tv_nsec >= 1000000000L) { deadline.tv_nsec -= 1000000000L; deadline.tv_sec++; }
   }
-  int result = 0, err = 0;
-  /* 1: readiness now, without blocking */
+  int result = 0, err = 0, saved = errno;
+  const struct timespec zero = {0, 0};
   unsigned long nf = 0;
   for (unsigned long i = 0; i < n; i++) {
     fds[i].revents = 0;
-    if (ks[i]) fds[i].revents = revents_of(poll_one(ks[i], fds[i].fd, 0), fds[i].events);
-    else rp[nf++] = fds[i];
+    if (!ks[i]) rp[nf++] = fds[i];
   }
-  struct timespec zero = {0, 0};
+  /* 1: readiness now, without blocking */
+  ksock_readiness(fds, ks, n);
   for (;;) {
-    if (nf > 0 && kc_sys_ppoll(rp, nf, &zero, NULL) < 0 && errno != EINTR) {
-      err = errno;
-      break;
-    }
-    for (unsigned long i = 0, f = 0; i < n; i++) {
-      if (!ks[i]) fds[i].revents = rp[f++].revents;
-    }
-    result = 0;
-    for (unsigned long i = 0; i < n; i++) result += fds[i].revents != 0;
+    for (unsigned long i = 0, f = 0; i < n; i++)
+      if (!ks[i]) rp[f++].revents = 0;
+    if (nf > 0 && kc_sys_ppoll(rp, nf, &zero, NULL) < 0 && errno != EINTR) { err = errno; break; }
+    foreign_results(fds, ks, n, rp);
+    result = count_ready(fds, n);
     if (result > 0 || (ts && !time_left(&deadline, &tl))) break;
-    /* 2: arm */
+    /* 2: arm each Ksock with the bits asked for */
     int ready = 0;
     for (unsigned long i = 0; i < n && !ready; i++) {
-      unsigned bits = ks[i] ? wanted(fds, ks, n, i) : 0;
-      if (bits == 0) continue;
-      int r = poll_one(ks[i], fds[i].fd, bits);
-      if (r < 0 || (r & (int)bits)) ready = 1;
+      if (!first[i] || bits[i] == 0) continue;
+      int r = poll_one(ks[i], fds[i].fd, bits[i]);
+      if (r < 0 || (r & (int)bits[i])) ready = 1;
     }
-    /* 3: block */
+    /* 3: block on the foreign fds, each Ksock's socket and the wake-up fd */
     int w = ready ? -1 : my_waker();
     unsigned long m = nf;
     for (unsigned long i = 0; i < n; i++) {
-      if (ks[i] && wanted(fds, ks, n, i)) {
-        rp[m].fd = fds[i].fd;
-        rp[m].events = POLLIN;
-        rp[m].revents = 0;
-        m++;
-        if (w >= 0) waiters(ks[i], w, 1);
-      }
+      if (!first[i]) continue;
+      rp[m++] = (struct pollfd){fds[i].fd, POLLIN, 0};
+      if (waiters(ks[i], w, 1)) ready = 1; /* another thread read the EVENT already */
     }
-    if (w >= 0) { rp[m].fd = w; rp[m].events = POLLIN; rp[m].revents = 0; m++; }
-    /* an EVENT already recorded by another thread: do not wait */
-    for (unsigned long i = 0; i < n; i++) {
-      if (ks[i] && (ks[i]->events || ks[i]->broken)) ready = 1;
-    }
+    if (w >= 0) rp[m++] = (struct pollfd){w, POLLIN, 0};
     int pr = 0;
     if (!ready) {
       if (ts) time_left(&deadline, &tl);
@@ -173,31 +192,33 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
       if (pr < 0) err = errno;
     }
     for (unsigned long i = 0, k = nf; i < n; i++) {
-      if (!ks[i] || !wanted(fds, ks, n, i)) continue;
+      if (!first[i]) continue;
       if (w >= 0) waiters(ks[i], w, 0);
-      if (!ready && pr > 0 && rp[k].revents) { kc_lock(ks[i]); kc_pump(ks[i], fds[i].fd); kc_unlock(ks[i]); }
+      if (pr > 0 && rp[k].revents) {
+        kc_lock(ks[i]);
+        kc_pump(ks[i], fds[i].fd); /* records a fresh EVENT; EOF marks it broken */
+        kc_unlock(ks[i]);
+      }
       k++;
     }
-    if (w >= 0 && !ready && pr > 0) { uint64_t v; (void)kc_sys_read(w, &v, sizeof v); }
+    if (w >= 0 && pr > 0 && rp[m - 1].revents) {
+      uint64_t v;
+      (void)kc_sys_read(w, &v, sizeof v);
+    }
     /* 4: readiness now; POLL 0 also disarms */
-    for (unsigned long i = 0; i < n; i++) {
-      if (ks[i]) fds[i].revents = revents_of(poll_one(ks[i], fds[i].fd, 0), fds[i].events);
-    }
-    if (err == EINTR) break;
-    if (err != 0) break;
-    for (unsigned long i = 0, f = 0; i < n; i++) {
-      if (!ks[i]) fds[i].revents = rp[f++].revents;
-    }
-    result = 0;
-    for (unsigned long i = 0; i < n; i++) result += fds[i].revents != 0;
+    ksock_readiness(fds, ks, n);
+    if (err != 0) break; /* EINTR included: disarmed, and returned */
+    foreign_results(fds, ks, n, rp);
+    result = count_ready(fds, n);
     if (result > 0 || (ts && !time_left(&deadline, &tl))) break;
-    /* nothing yet: poll the foreign fds again without waiting, then re-arm */
-    for (unsigned long i = 0, f = 0; i < n; i++) if (!ks[i]) rp[f++] = fds[i];
   }
   for (unsigned long i = 0; i < n; i++) kc_put(ks[i]);
   free(ks);
   free(rp);
+  free(first);
+  free(bits);
   if (left && ts) time_left(&deadline, left);
   if (err) return kc_fail(err);
+  errno = saved;
   return result;
 }
