@@ -5,9 +5,10 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon, limpet).
+ * daemon, limpet, compat).
  */
 import os from 'node:os';
+import { compatSection } from './compat.js';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
@@ -30,6 +31,11 @@ const sections: Section[] = [
     key: 'limpet',
     title: 'Across a Limpet pair (loopback TCP), against a single bus',
     run: limpetSection,
+  },
+  {
+    key: 'compat',
+    title: 'A C program through the /dev/kbusN layer, against the TypeScript client',
+    run: compatSection,
   },
 ];
 

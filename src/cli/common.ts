@@ -34,6 +34,8 @@ export const ExitCode = {
   OK: 0,
   /** A bad command line (EX_USAGE). */
   USAGE: 64,
+  /** Something this installation lacks, such as the compatibility layer (EX_UNAVAILABLE). */
+  UNAVAILABLE: 69,
   /** A wait ran out (ETIMEDOUT). */
   TIMEOUT: 110,
   /** Something else went wrong. */
@@ -50,6 +52,8 @@ export const CliErrorCode = {
   NO_DEVICE: 'KBUS_CLI_NO_DEVICE',
   /** A message name that is not one (exit 74, EBADMSG, as kbusd would answer). */
   BAD_NAME: 'KBUS_CLI_BAD_NAME',
+  /** The installation lacks a part the command needs (exit 69, EX_UNAVAILABLE). */
+  UNAVAILABLE: 'KBUS_CLI_UNAVAILABLE',
   /** Another failure, described by the message and `cause` (exit 1). */
   FAILED: 'KBUS_CLI_FAILED',
 } as const;
@@ -60,6 +64,7 @@ const EXIT_CODE_OF: Record<CliErrorCode, number> = {
   [CliErrorCode.DAEMON_GONE]: ExitCode.FAILURE,
   [CliErrorCode.BAD_NAME]: 74,
   [CliErrorCode.NO_DEVICE]: 2,
+  [CliErrorCode.UNAVAILABLE]: ExitCode.UNAVAILABLE,
   [CliErrorCode.FAILED]: ExitCode.FAILURE,
 };
 

@@ -11,6 +11,7 @@ import { registerListen } from './commands/listen.js';
 import { registerProc } from './commands/proc.js';
 import { registerReply } from './commands/reply.js';
 import { registerRequest } from './commands/request.js';
+import { registerRun } from './commands/run.js';
 import { registerSend } from './commands/send.js';
 import { registerSpeed } from './commands/speed.js';
 import { registerTop } from './commands/top.js';
@@ -62,7 +63,8 @@ Examples:
   kbus send '$.Sensors.Kitchen.Door' open
   kbus reply '$.Service.Echo' -- cat
   kbus request '$.Service.Echo' hello
-  kbus stats`,
+  kbus stats
+  kbus run -- ./program-for-dev-kbus`,
     );
   const globals = (): GlobalOptions => {
     const o = program.opts<{ socket?: string; device: string; json?: boolean }>();
@@ -78,6 +80,7 @@ Examples:
   registerErrno(program, globals);
   registerSpeed(program, globals);
   registerLimpet(program, globals);
+  registerRun(program, globals);
   program.on('option:version', () => {
     process.stdout.write(`kbus ${packageVersion()}\n`);
     throw new CommanderError(0, 'kbus.version', '');

@@ -51,6 +51,7 @@ describe('CliError: a code, and the exit code that goes with it', () => {
       KBUS_CLI_DAEMON_GONE: ExitCode.FAILURE,
       KBUS_CLI_BAD_NAME: 74,
       KBUS_CLI_NO_DEVICE: 2,
+      KBUS_CLI_UNAVAILABLE: ExitCode.UNAVAILABLE,
       KBUS_CLI_FAILED: ExitCode.FAILURE,
     };
     for (const code of Object.values(CliErrorCode)) {
