@@ -19,8 +19,6 @@ import {
   decodeName,
   Errno,
   type ErrnoName,
-  Flags,
-  HeaderOffset,
   KbusError,
   latin1Bytes,
   readU32LE,
@@ -48,19 +46,6 @@ function nameAt(payload: Uint8Array, index: number): string {
   if (length > 1000) throw new KbusError('ENAMETOOLONG', `name length ${length}`);
   if (payload.length < at + length) throw new BadPayload('name runs past the frame');
   return decodeName(payload, at, length);
-}
-
-/**
- * Does a SENDMSG of this (valid, as sent) message make a push to its
- * sender likely soon: a request that wants a reply, or a reply (its
- * sender is a replier, likely to be sent the next request)?
- */
-function expectsPush(message: Uint8Array): boolean {
-  if (readU32LE(message, HeaderOffset.FLAGS) & Flags.WANT_A_REPLY) return true;
-  return (
-    readU32LE(message, HeaderOffset.IN_REPLY_TO_NETWORK) !== 0 ||
-    readU32LE(message, HeaderOffset.IN_REPLY_TO_SERIAL) !== 0
-  );
 }
 
 /** 1, 0 or "ask" (0xFFFFFFFF) as MSGONLYONCE / VERBOSE / REPORTREPLIERBINDS take it. */
@@ -215,9 +200,6 @@ export class Connection {
         // that it does not keep the whole read alive.
         const id = ksock.sendBytes(payload, true);
         w.idResponse(op, tag, id.networkId, id.serialNum);
-        // A push is due soon (the reply to this request, or the next request
-        // to this replier): let this response leave with it, in one write.
-        if (this.credit > 0 && expectsPush(payload)) w.hold();
         return;
       }
       case Op.NEXTREAD: {
