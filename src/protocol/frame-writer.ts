@@ -173,8 +173,9 @@ export class FrameWriter {
    * both leave in one write: one wake-up of the reader instead of two. The
    * first frame written after this, or flush(), ends the hold. For a
    * response the client has no need to see early: the SENDMSG of a request
-   * whose reply will be pushed soon after, or of a reply (the next request
-   * will be). Frames keep their order; only when they leave changes.
+   * whose reply will be pushed soon after. Frames keep their order; only
+   * when they leave changes. Whoever ends the transport flushes first, so
+   * that nothing held is lost.
    */
   hold(): void {
     if (this.pos > 0) this.held = true;
