@@ -24,7 +24,9 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
+import type { RedisPeerArgs } from './fixtures/redis-peer.js';
 import type { RelayPeerArgs } from './fixtures/relay-peer.js';
+import type { WirePeerArgs } from './fixtures/wire-peer.js';
 import { type Check, checked, count, line } from './harness.js';
 import { flowRun, latencyRun, median, percentile } from './measure.js';
 import {
@@ -33,9 +35,11 @@ import {
   KBUS_PEER,
   type Peer,
   profileFlags,
+  REDIS_PEER,
   RELAY_PEER,
   rssKiB,
   type Server,
+  WIRE_PEER,
 } from './processes.js';
 
 const SMALL = 64;
@@ -306,97 +310,147 @@ async function throughput(
 
 // --- Round trips --------------------------------------------------------------------
 
+/** Who is timed in (c): kbusd with the project's client, kbusd with a bare protocol client, the relay. */
+type Rtt = 'kbusd' | 'kbusd-wire' | 'relay' | 'redis';
+const RTT_TEXT: Record<Rtt, string> = {
+  kbusd: 'kbusd, kbus client',
+  'kbusd-wire': 'kbusd, bare protocol client',
+  relay: 'relay',
+  redis: 'Redis pub/sub',
+};
+
 async function roundTrips(ctx: Context, title: string): Promise<Check[]> {
-  progress(`${title}: starting a requester and a responder per side (${load()})`);
+  progress(`${title}: starting a requester and a responder for each (${load()})`);
+  // Redis too, where redis-server is installed: the same four hops through pub/sub.
+  const redis = await ctx.fleet.startRedis();
+  const RTTS: Rtt[] = ['kbusd', 'kbusd-wire', 'relay', ...(redis ? (['redis'] as const) : [])];
+  if (!redis) console.log('    (redis-server not found: no Redis figures)');
   const name = '$.bench.rpc';
-  const peers = {} as Record<Side, { requester: Peer; responder: Peer }>;
   const k = ctx.servers.kbusd.socket;
-  const r = ctx.servers.relay.socket;
   const kbusArgs = { socket: k, name, size: SMALL };
-  const relayArgs = { socket: r, channel: 20, size: SMALL };
-  const responders = await Promise.all([
-    ctx.fleet.fork('kbus responder', KBUS_PEER, { role: 'responder', ...kbusArgs }),
-    ctx.fleet.fork('relay responder', RELAY_PEER, { role: 'responder', ...relayArgs }),
-  ]);
-  const requesters = await Promise.all([
-    ctx.fleet.fork('kbus requester', KBUS_PEER, { role: 'requester', ...kbusArgs }),
-    ctx.fleet.fork('relay requester', RELAY_PEER, { role: 'requester', ...relayArgs }),
-  ]);
-  peers.kbusd = { requester: requesters[0], responder: responders[0] };
-  peers.relay = { requester: requesters[1], responder: responders[1] };
+  const start = (rtt: Rtt, role: 'requester' | 'responder') =>
+    rtt === 'kbusd'
+      ? ctx.fleet.fork(`kbus ${role}`, KBUS_PEER, { role, ...kbusArgs })
+      : rtt === 'kbusd-wire'
+        ? ctx.fleet.fork(`wire ${role}`, WIRE_PEER, {
+            role,
+            ...kbusArgs,
+            name: '$.bench.rpcwire',
+          } satisfies WirePeerArgs)
+        : rtt === 'redis'
+          ? ctx.fleet.fork(`redis ${role}`, REDIS_PEER, {
+              role,
+              socket: redis!.socket,
+              size: SMALL,
+            } satisfies RedisPeerArgs)
+          : ctx.fleet.fork(`relay ${role}`, RELAY_PEER, {
+              role,
+              socket: ctx.servers.relay.socket,
+              channel: 20,
+              size: SMALL,
+            } satisfies RelayPeerArgs);
+  const responders = await Promise.all(RTTS.map((r) => start(r, 'responder')));
+  const requesters = await Promise.all(RTTS.map((r) => start(r, 'requester')));
+  const peers = Object.fromEntries(
+    RTTS.map((r, i) => [r, { requester: requesters[i]!, responder: responders[i]! }]),
+  ) as Record<Rtt, { requester: Peer; responder: Peer }>;
+  const server = (r: Rtt): readonly [string, number] =>
+    r === 'redis'
+      ? ['redis', redis!.pid]
+      : r === 'relay'
+        ? ['relay', ctx.servers.relay.pid]
+        : ['kbusd', ctx.servers.kbusd.pid];
   const usage = Object.fromEntries(
-    SIDES.map((side) => [
-      side,
+    RTTS.map((r) => [
+      r,
       new CpuUsage([
-        [side, ctx.servers[side].pid],
-        ['requester', peers[side].requester.process.pid!],
-        ['responder', peers[side].responder.process.pid!],
+        server(r),
+        ['requester', peers[r].requester.process.pid!],
+        ['responder', peers[r].responder.process.pid!],
       ]),
     ]),
-  ) as Record<Side, CpuUsage>;
-  const samples: Record<Side, number[]> = { kbusd: [], relay: [] };
-  const perSecond: Record<Side, number[]> = { kbusd: [], relay: [] };
-  const bad: Record<Side, number> = { kbusd: 0, relay: 0 };
+  ) as Record<Rtt, CpuUsage>;
+  const samples = Object.fromEntries(RTTS.map((r) => [r, [] as number[]])) as Record<Rtt, number[]>;
+  const perSecond = Object.fromEntries(RTTS.map((r) => [r, [] as number[]])) as Record<
+    Rtt,
+    number[]
+  >;
+  const p50s = Object.fromEntries(RTTS.map((r) => [r, [] as number[]])) as Record<Rtt, number[]>;
+  const bad = Object.fromEntries(RTTS.map((r) => [r, 0])) as Record<Rtt, number>;
   try {
     for (let run = 0; run <= RTT_RUNS; run++) {
       const warmup = run === 0;
       const texts: string[] = [];
-      for (const side of SIDES) {
-        if (!warmup) usage[side].start();
-        const result = await latencyRun(peers[side].requester, warmup ? WARMUP_MS : RTT_MS);
-        if (!warmup) usage[side].stop(result.sorted.length);
-        await peers[side].responder.call('check');
-        bad[side] += result.bad;
-        texts.push(
-          `${side} ${count(result.perSecond)} rt/s p50 ${percentile(result.sorted, 0.5).toFixed(0)} us`,
-        );
+      for (const r of RTTS) {
+        if (!warmup) usage[r].start();
+        const result = await latencyRun(peers[r].requester, warmup ? WARMUP_MS : RTT_MS);
+        if (!warmup) usage[r].stop(result.sorted.length);
+        await peers[r].responder.call('check');
+        bad[r] += result.bad;
+        const p50 = percentile(result.sorted, 0.5);
+        texts.push(`${r} p50 ${p50.toFixed(0)} us`);
         if (warmup) continue;
-        samples[side].push(...result.sorted);
-        perSecond[side].push(result.perSecond);
+        samples[r].push(...result.sorted);
+        perSecond[r].push(result.perSecond);
+        p50s[r].push(p50);
       }
       progress(`${title}: ${warmup ? 'warm-up' : `run ${run}/${RTT_RUNS}`}: ${texts.join(', ')}`);
     }
   } finally {
     await ctx.fleet.kill([...requesters, ...responders]);
+    await redis?.stop();
   }
   const stats = Object.fromEntries(
-    SIDES.map((side) => {
-      const sorted = samples[side].sort((a, b) => a - b);
+    RTTS.map((r) => {
+      const sorted = samples[r].sort((a, b) => a - b);
       return [
-        side,
+        r,
         {
           n: sorted.length,
-          rate: median(perSecond[side]),
+          rate: median(perSecond[r]),
           p50: percentile(sorted, 0.5),
           p99: percentile(sorted, 0.99),
         },
       ];
     }),
-  ) as Record<Side, { n: number; rate: number; p50: number; p99: number }>;
-  for (const side of SIDES) {
-    const s = stats[side];
+  ) as Record<Rtt, { n: number; rate: number; p50: number; p99: number }>;
+  for (const r of RTTS) {
+    const s = stats[r];
     line(
-      `${title}, ${side}`,
+      `${title}, ${RTT_TEXT[r]}`,
       `${count(s.rate)} rt/s`,
       `p50 ${s.p50.toFixed(0)} us, p99 ${s.p99.toFixed(0)} us (${count(s.n)} round trips)`,
     );
   }
-  for (const side of SIDES) console.log(`    ${usage[side].text('round trip')}`);
-  const ratio = stats.kbusd.p50 / stats.relay.p50;
+  for (const r of RTTS) console.log(`    ${RTT_TEXT[r]}: ${usage[r].text('round trip')}`);
+  // Runs alternate, so run i of each saw about the same machine: compare pairwise.
+  const pairwise = (r: Rtt, to: Rtt = 'relay') => median(p50s[r].map((p, i) => p / p50s[to][i]!));
+  const ratio = pairwise('kbusd');
+  const wireRatio = pairwise('kbusd-wire');
   const checks: Check[] = [
     checked(
       `${title}, p50 kbusd / relay`,
       ratioText(ratio),
       ratio <= CEILING_P50_RATIO,
       `ceiling ${CEILING_P50_RATIO}x`,
+      '(median of paired runs)',
     ),
   ];
-  for (const side of SIDES) {
-    const ok = bad[side] === 0;
+  line(
+    `${title}, p50 kbusd (bare client) / relay`,
+    ratioText(wireRatio),
+    '(median of paired runs)',
+  );
+  if (redis) {
+    line(`${title}, p50 kbusd / Redis`, ratioText(pairwise('kbusd', 'redis')), '(kbus client)');
+    line(`${title}, p50 kbusd (bare client) / Redis`, ratioText(pairwise('kbusd-wire', 'redis')));
+  }
+  for (const r of RTTS) {
+    const ok = bad[r] === 0;
     console.log(
-      `    verified ${side}: ${count(bad[side])} replies missing or mismatched${ok ? '' : '  FAIL'}`,
+      `    verified ${RTT_TEXT[r]}: ${count(bad[r])} replies missing or mismatched${ok ? '' : '  FAIL'}`,
     );
-    checks.push({ label: `${title}, ${side}: every reply matched`, pass: ok, kind: 'verify' });
+    checks.push({ label: `${title}, ${r}: every reply matched`, pass: ok, kind: 'verify' });
   }
   return checks;
 }

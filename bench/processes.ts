@@ -30,6 +30,9 @@ export const KBUS_CLI = join(ROOT, 'bin', 'kbus');
 export const RELAY = join(HERE, 'relay.js');
 export const KBUS_PEER = join(HERE, 'fixtures', 'kbus-peer.js');
 export const RELAY_PEER = join(HERE, 'fixtures', 'relay-peer.js');
+export const REDIS_PEER = join(HERE, 'fixtures', 'redis-peer.js');
+/** A client written straight on the socket protocol, without the project's client. */
+export const WIRE_PEER = join(HERE, 'fixtures', 'wire-peer.js');
 
 const START_TIMEOUT_MS = 10_000;
 const CALL_TIMEOUT_MS = 30_000;
@@ -150,6 +153,42 @@ export class Fleet {
   startRelay(nodeFlags: readonly string[] = []): Promise<Server> {
     const socket = this.socketPath('relay');
     return this.startServer('relay', [...nodeFlags, RELAY, '--socket', socket], socket, 'serving');
+  }
+
+  /**
+   * Starts redis-server on a Unix socket only (no TCP, no persistence), if
+   * it is installed; undefined if not.
+   */
+  async startRedis(): Promise<Server | undefined> {
+    const socket = this.socketPath('redis');
+    const argv = ['--port', '0', '--unixsocket', socket, '--save', '', '--appendonly', 'no'];
+    const child = this.track(spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const failed = await new Promise<boolean>((resolve) => {
+      child.once('error', () => resolve(true));
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (text: string) => {
+        if (/ready to accept connections/i.test(text)) resolve(false);
+      });
+      child.once('exit', () => resolve(true));
+      setTimeout(() => resolve(true), START_TIMEOUT_MS);
+    });
+    if (failed) {
+      child.kill('SIGKILL');
+      return undefined;
+    }
+    child.stdout!.resume();
+    return {
+      socket,
+      pid: child.pid!,
+      process: child,
+      stderr: () => '',
+      stop: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
   }
 
   /**

@@ -19,6 +19,8 @@ import {
   decodeName,
   Errno,
   type ErrnoName,
+  Flags,
+  HeaderOffset,
   KbusError,
   latin1Bytes,
   readU32LE,
@@ -46,6 +48,15 @@ function nameAt(payload: Uint8Array, index: number): string {
   if (length > 1000) throw new KbusError('ENAMETOOLONG', `name length ${length}`);
   if (payload.length < at + length) throw new BadPayload('name runs past the frame');
   return decodeName(payload, at, length);
+}
+
+/**
+ * Is the sender of this (valid, as sent) message waiting for a push: a
+ * request that wants a reply (the reply, or KBUS's status message in its
+ * place, is coming)?
+ */
+function wantsReply(message: Uint8Array): boolean {
+  return (readU32LE(message, HeaderOffset.FLAGS) & Flags.WANT_A_REPLY) !== 0;
 }
 
 /** 1, 0 or "ask" (0xFFFFFFFF) as MSGONLYONCE / VERBOSE / REPORTREPLIERBINDS take it. */
@@ -96,6 +107,9 @@ export class Connection {
     transport.attach({
       data: (bytes) => this.onData(bytes),
       drain: () => this.writer.drained(),
+      // The client has finished sending: everything it sent is answered
+      // (a held response too) before our side ends and the Ksock goes.
+      end: () => this.writer.flush(),
       close: (error) => {
         if (error) this.log(`transport error: ${error.message}`);
         this.release();
@@ -200,6 +214,11 @@ export class Connection {
         // that it does not keep the whole read alive.
         const id = ksock.sendBytes(payload, true);
         w.idResponse(op, tag, id.networkId, id.serialNum);
+        // The reply to this request will be pushed soon: let this response
+        // leave with it, in one write (one wake-up of the requester, not
+        // two). A reply's response is not held: its replier may wait on it
+        // with no next request coming (docs/performance.md).
+        if (this.credit > 0 && wantsReply(payload)) w.hold();
         return;
       }
       case Op.NEXTREAD: {
@@ -358,6 +377,11 @@ export class Connection {
         this.writer.frame(Op.EVENT, [ready]);
       }
     }
+  }
+
+  /** Hands every frame owed to the client (a held response too) to the transport now. */
+  flush(): void {
+    this.writer.flush();
   }
 
   /** The connection is gone: the seed's release. */

@@ -113,7 +113,8 @@ const COMPACT_EVERY_MS = 200;
 export class Daemon {
   readonly engine: Engine;
   private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  /** Each client's socket and its connection (flushed before the socket is dropped on close()). */
+  private readonly sockets = new Map<Socket, Connection>();
   private connections = 0;
   private listening = false;
   private compactTimer: ReturnType<typeof setInterval> | undefined;
@@ -144,14 +145,14 @@ export class Daemon {
     const log = options.verbose ? this.engine.options.log : undefined;
     const maxFrameLength = MIN_FRAME_LENGTH + this.engine.options.maxMessageSize;
     this.server = createServer((socket) => {
-      this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      new Connection(
+      const connection = new Connection(
         this.engine,
         new SocketTransport(socket),
         { maxFrameLength, log, notice },
         ++this.connections,
       );
+      this.sockets.set(socket, connection);
     });
   }
 
@@ -217,7 +218,11 @@ export class Daemon {
     this.listening = false;
     clearInterval(this.compactTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    // A response held back for a push (Connection.flush) still reaches its client.
+    for (const [socket, connection] of this.sockets) {
+      connection.flush();
+      socket.destroy();
+    }
     await closed;
     await unlink(this.path).catch(() => {});
   }

@@ -15,6 +15,7 @@ import {
 import { bindEventOf, type LimpetCore } from './core.js';
 import { encodeLinkMessage, LinkDecoder, type LinkError } from './link-codec.js';
 import type { ProxyRepliers } from './proxies.js';
+import { BusRepliers } from './repliers.js';
 import type { LimpetResult } from './result.js';
 
 /** Link traffic waiting for the bus before we stop reading the link. */
@@ -42,6 +43,7 @@ export interface Relay {
 export function relay(r: Relay): Promise<void> {
   const { socket, bus, core, proxies, log, trace, stop, stopping } = r;
   const K = bus.id;
+  const repliers = new BusRepliers();
 
   let corked = false;
   const sendToLink = (message: Message) => {
@@ -69,7 +71,10 @@ export function relay(r: Relay): Promise<void> {
         const action = core.fromBus(message);
         if (message.name === MessageNames.REPLIER_BIND_EVENT && message.isSynthetic) {
           const event = bindEventOf(message);
+          if (event) repliers.event(event);
           if (event && !event.isBind && event.binder !== K) proxies.localReplierUnbound(event.name);
+        } else if (message.name === MessageNames.UNBIND_EVENTS_LOST) {
+          repliers.eventsLost();
         }
         if (action.kind === 'stop') {
           log(`termination message ${message.name}: stopping`);
@@ -95,19 +100,29 @@ export function relay(r: Relay): Promise<void> {
     }
   })();
 
-  // Link to bus: in arrival order; sends are pipelined. Only a Request
-  // waits (to ask who its replier is); while one does, what follows it
-  // queues behind it. Everything else is handled at once, so the messages
-  // of one read from the link reach the bus in one write.
+  // Link to bus: in arrival order; sends are pipelined. A Request's
+  // replier is known from the bus's bind events (BusRepliers); only if
+  // they were lost does a Request wait to ask the daemon, and while one
+  // does, what follows it queues behind it. Everything else is handled at
+  // once, so the messages of one read from the link reach the bus in one write.
   let chain: Promise<void> = Promise.resolve();
   let backlog = 0;
-  /** A Request waits to ask who its replier is; nothing else does. */
-  const waits = (message: Message) =>
+  const isRequest = (message: Message) =>
     message.name !== MessageNames.REPLIER_BIND_EVENT &&
     !isReply(message) &&
     (message.flags & Flags.WANT_A_REPLY) !== 0;
+  /** A Request waits to ask who its replier is only when the bind events cannot say. */
+  const waits = (message: Message) =>
+    isRequest(message) && repliers.replier(message.name) === undefined;
   const fromLinkNow = (message: Message): void => {
     trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    if (isRequest(message)) {
+      const replier = repliers.replier(message.name);
+      if (replier !== undefined) {
+        requestWithReplier(message, replier);
+        return;
+      }
+    }
     if (message.name === MessageNames.REPLIER_BIND_EVENT) {
       // Section 10.2: a bind event without SYNTHETIC is not genuine.
       if (!(message.flags & Flags.SYNTHETIC)) return;
@@ -134,7 +149,10 @@ export function relay(r: Relay): Promise<void> {
   };
   const requestFromLink = async (message: Message) => {
     trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
-    const replier = await bus.replier(message.name);
+    requestWithReplier(message, await bus.replier(message.name));
+  };
+  /** Section 5.2 rule 3, given r = REPLIER(name) on this bus. */
+  const requestWithReplier = (message: Message, replier: number) => {
     const decision = core.requestFromLink(message, replier);
     if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
     if (decision.kind === 'answer') {

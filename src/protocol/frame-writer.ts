@@ -31,6 +31,11 @@ const allocate: (size: number) => Uint8Array =
 const MIN_LEFTOVER = 4 * 1024;
 /** Bytes waiting in the transport beyond which its reader counts as behind. */
 const BEHIND = 64 * 1024;
+/**
+ * The longest hold() keeps a batch back, in ms: about ten round trips
+ * through kbusd, and setTimeout's own least delay.
+ */
+const HOLD_MS = 1;
 
 export class FrameWriter {
   /** The whole slab `buf` is carved from: all of it is free again once the transport holds none of it. */
@@ -38,6 +43,9 @@ export class FrameWriter {
   private buf = this.slab;
   private pos = 0;
   private scheduled = false;
+  /** hold() was called and nothing has been written since. */
+  private held = false;
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
   blocked = false;
 
   /**
@@ -160,17 +168,42 @@ export class FrameWriter {
     this.schedule();
   }
 
+  /**
+   * Lets what is pending wait, up to HOLD_MS, for the next frame, so that
+   * both leave in one write: one wake-up of the reader instead of two. The
+   * first frame written after this, or flush(), ends the hold. For a
+   * response the client has no need to see early: the SENDMSG of a request
+   * whose reply will be pushed soon after. Frames keep their order; only
+   * when they leave changes. Whoever ends the transport flushes first, so
+   * that nothing held is lost.
+   */
+  hold(): void {
+    if (this.pos > 0) this.held = true;
+  }
+
   private schedule(): void {
+    // A frame after hold(): the held batch goes with it, at the usual time.
+    if (this.held) this.unhold();
     if (this.scheduled) return;
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
-      this.flush();
+      if (this.held) this.holdTimer ??= setTimeout(() => this.flush(), HOLD_MS);
+      else this.flush();
     });
+  }
+
+  private unhold(): void {
+    this.held = false;
+    if (this.holdTimer !== undefined) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
   }
 
   /** Hands what is encoded to the transport now. */
   flush(): void {
+    if (this.held) this.unhold();
     const transport = this.transport;
     if (this.pos === 0 || transport.closed) {
       this.pos = 0;

@@ -1,9 +1,10 @@
 /**
  * Two connected in-memory transports, like the two ends of a socket: what
  * one end writes the other receives (the very bytes, on a later microtask,
- * in order), with backpressure, and closing one end closes both. The
- * embedded bus runs the daemon's connection handler on one end, so that it
- * behaves exactly as a daemon does.
+ * in order), with backpressure; ending one end lets the other answer, then
+ * closes both (as a socket's half-close). The embedded bus runs the
+ * daemon's connection handler on one end, so that it behaves exactly as a
+ * daemon does.
  */
 import type { Transport, TransportEvents } from './transport.js';
 
@@ -93,7 +94,25 @@ class MemoryEnd implements Transport {
       this.needDrain = false;
       this.events?.drain();
     }
-    if (this.ending && this.queued === 0) this.closeBoth(undefined);
+    if (this.ending && this.queued === 0) this.peerFinished();
+  }
+
+  /**
+   * This end has ended and the peer has all it wrote. As after a socket's
+   * half-close, the peer may still answer (its end event); then it ends
+   * too, and both close once that has been delivered.
+   */
+  private peerFinished(): void {
+    const peer = this.peer;
+    if (peer.isClosed) return;
+    if (!peer.ending) {
+      peer.events?.end?.();
+      if (peer.isClosed) return;
+      peer.ending = true;
+      peer.scheduleDelivery();
+    } else if (peer.queued === 0) {
+      this.closeBoth(undefined);
+    }
   }
 
   private closeBoth(error: Error | undefined): void {

@@ -16,7 +16,9 @@ export class SocketTransport implements Transport {
     socket.on('data', (chunk: Uint8Array) => events.data(chunk));
     socket.on('drain', () => events.drain());
     // The peer finished: finish our side too (a connection is one Ksock, never half open).
+    // The owner first writes what it still owes: the socket is still open for writing.
     socket.on('end', () => {
+      events.end?.();
       socket.end();
       this.closed_(undefined);
     });

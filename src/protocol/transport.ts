@@ -13,6 +13,12 @@ export interface TransportEvents {
   /** The backlog has drained after a write that left it over the high-water mark. */
   drain(): void;
   /**
+   * The peer has finished sending (it ended its side) and everything it
+   * sent has been delivered. What is written now still reaches the peer:
+   * the transport ends this side right after, then reports close.
+   */
+  end?(): void;
+  /**
    * The transport is closed for good, by either end or by an error (given).
    * Called once; no data or drain follows.
    */
