@@ -173,16 +173,22 @@ static uint32_t whole(struct kc_ksock *ks) {
   return len;
 }
 
+/* Handles the complete frames already in rx, which can only be unsolicited:
+ * a response read together with an EVENT that followed it leaves the EVENT
+ * here, and the socket will not become readable for it again, so a poller
+ * blocked on the socket would never see it (compat.md §7.3 step 3). */
+static void drain(struct kc_ksock *ks) {
+  uint32_t len;
+  while (!ks->broken && (len = whole(ks)) != 0) {
+    if (len == 0xFFFFFFFFu || !take_unsolicited(ks, len)) broken(ks);
+  }
+}
+
 void kc_pump(struct kc_ksock *ks, int fd) {
   if (ks->broken) return;
   int saved = errno;
-  for (;;) {
-    uint32_t len;
-    while ((len = whole(ks)) != 0) {
-      if (len == 0xFFFFFFFFu || !take_unsolicited(ks, len)) { broken(ks); break; }
-    }
-    if (ks->broken || fill(ks, fd, 0) <= 0) break;
-  }
+  do drain(ks);
+  while (!ks->broken && fill(ks, fd, 0) > 0);
   errno = saved;
 }
 
@@ -194,6 +200,7 @@ int kc_call(struct kc_ksock *ks, int fd, uint32_t op, const void *a, size_t alen
             const void *b, size_t blen, struct kc_resp *r, int keep) {
   int saved = errno;
   int s = call(ks, fd, op, a, alen, b, blen, r, keep);
+  drain(ks);
   errno = saved;
   return s;
 }
@@ -253,9 +260,14 @@ int kc_poll_ksock(struct kc_ksock *ks, int fd, unsigned notify) {
   ks->armed = 0; /* EVENTs before this POLL's response belong to an older arming */
   ks->events = 0;
   struct kc_resp r;
-  int s = kc_call(ks, fd, OP_POLL, p, 4, NULL, 0, &r, 0);
+  int saved = errno;
+  int s = call(ks, fd, OP_POLL, p, 4, NULL, 0, &r, 0);
+  /* An EVENT read in the same chunk as the response is this arming's: it is
+   * fresh, so the arming must be recorded before the rest of rx is handled. */
+  if (s >= 0 && notify != 0) ks->armed = 1;
+  drain(ks);
+  errno = saved;
   if (s < 0) return s;
-  if (notify != 0) ks->armed = 1;
   return r.len >= 4 ? (int)(kc_get32(r.word) & (KC_POLLIN | KC_POLLOUT)) : 0;
 }
 
