@@ -126,8 +126,12 @@ static int fill(struct kc_ksock *ks, int fd, int block) {
     ks->rx = nb;
     ks->rx_cap = cap;
   }
+  /* Waiting for a response: a blocking recv is one system call where a
+   * non-blocking one, then poll, then recv again are three. On a socket the
+   * program made non-blocking it answers EAGAIN, and poll waits. */
+  int flags = block ? 0 : MSG_DONTWAIT;
   for (;;) {
-    ssize_t r = kc_sys_recv(fd, ks->rx + ks->rx_len, ks->rx_cap - ks->rx_len, MSG_DONTWAIT);
+    ssize_t r = kc_sys_recv(fd, ks->rx + ks->rx_len, ks->rx_cap - ks->rx_len, flags);
     if (r > 0) { ks->rx_len += (size_t)r; return 1; }
     if (r == 0) return broken(ks);
     if (errno == EINTR) continue;
@@ -264,11 +268,12 @@ int kc_poll_ksock(struct kc_ksock *ks, int fd, unsigned notify) {
   int s = call(ks, fd, OP_POLL, p, 4, NULL, 0, &r, 0);
   /* An EVENT read in the same chunk as the response is this arming's: it is
    * fresh, so the arming must be recorded before the rest of rx is handled. */
-  if (s >= 0 && notify != 0) ks->armed = 1;
+  int ready = r.len >= 4 ? (int)(kc_get32(r.word) & (KC_POLLIN | KC_POLLOUT)) : 0;
+  /* Already ready: kbusd fires at once and disarms; nobody waits for that EVENT. */
+  if (s >= 0 && notify != 0 && !(ready & (int)notify)) ks->armed = 1;
   drain(ks);
   errno = saved;
-  if (s < 0) return s;
-  return r.len >= 4 ? (int)(kc_get32(r.word) & (KC_POLLIN | KC_POLLOUT)) : 0;
+  return s < 0 ? s : ready;
 }
 
 void kc_wake_waiters(struct kc_ksock *ks) {
