@@ -126,8 +126,12 @@ static int fill(struct kc_ksock *ks, int fd, int block) {
     ks->rx = nb;
     ks->rx_cap = cap;
   }
+  /* Waiting for a response: a blocking recv is one system call where a
+   * non-blocking one, then poll, then recv again are three. On a socket the
+   * program made non-blocking it answers EAGAIN, and poll waits. */
+  int flags = block ? 0 : MSG_DONTWAIT;
   for (;;) {
-    ssize_t r = kc_sys_recv(fd, ks->rx + ks->rx_len, ks->rx_cap - ks->rx_len, MSG_DONTWAIT);
+    ssize_t r = kc_sys_recv(fd, ks->rx + ks->rx_len, ks->rx_cap - ks->rx_len, flags);
     if (r > 0) { ks->rx_len += (size_t)r; return 1; }
     if (r == 0) return broken(ks);
     if (errno == EINTR) continue;
@@ -173,16 +177,22 @@ static uint32_t whole(struct kc_ksock *ks) {
   return len;
 }
 
+/* Handles the complete frames already in rx, which can only be unsolicited:
+ * a response read together with an EVENT that followed it leaves the EVENT
+ * here, and the socket will not become readable for it again, so a poller
+ * blocked on the socket would never see it (compat.md §7.3 step 3). */
+static void drain(struct kc_ksock *ks) {
+  uint32_t len;
+  while (!ks->broken && (len = whole(ks)) != 0) {
+    if (len == 0xFFFFFFFFu || !take_unsolicited(ks, len)) broken(ks);
+  }
+}
+
 void kc_pump(struct kc_ksock *ks, int fd) {
   if (ks->broken) return;
   int saved = errno;
-  for (;;) {
-    uint32_t len;
-    while ((len = whole(ks)) != 0) {
-      if (len == 0xFFFFFFFFu || !take_unsolicited(ks, len)) { broken(ks); break; }
-    }
-    if (ks->broken || fill(ks, fd, 0) <= 0) break;
-  }
+  do drain(ks);
+  while (!ks->broken && fill(ks, fd, 0) > 0);
   errno = saved;
 }
 
@@ -194,6 +204,7 @@ int kc_call(struct kc_ksock *ks, int fd, uint32_t op, const void *a, size_t alen
             const void *b, size_t blen, struct kc_resp *r, int keep) {
   int saved = errno;
   int s = call(ks, fd, op, a, alen, b, blen, r, keep);
+  drain(ks);
   errno = saved;
   return s;
 }
@@ -253,10 +264,16 @@ int kc_poll_ksock(struct kc_ksock *ks, int fd, unsigned notify) {
   ks->armed = 0; /* EVENTs before this POLL's response belong to an older arming */
   ks->events = 0;
   struct kc_resp r;
-  int s = kc_call(ks, fd, OP_POLL, p, 4, NULL, 0, &r, 0);
-  if (s < 0) return s;
-  if (notify != 0) ks->armed = 1;
-  return r.len >= 4 ? (int)(kc_get32(r.word) & (KC_POLLIN | KC_POLLOUT)) : 0;
+  int saved = errno;
+  int s = call(ks, fd, OP_POLL, p, 4, NULL, 0, &r, 0);
+  /* An EVENT read in the same chunk as the response is this arming's: it is
+   * fresh, so the arming must be recorded before the rest of rx is handled. */
+  int ready = r.len >= 4 ? (int)(kc_get32(r.word) & (KC_POLLIN | KC_POLLOUT)) : 0;
+  /* Already ready: kbusd fires at once and disarms; nobody waits for that EVENT. */
+  if (s >= 0 && notify != 0 && !(ready & (int)notify)) ks->armed = 1;
+  drain(ks);
+  errno = saved;
+  return s < 0 ? s : ready;
 }
 
 void kc_wake_waiters(struct kc_ksock *ks) {

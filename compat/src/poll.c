@@ -122,15 +122,59 @@ static int count_ready(const struct pollfd *fds, unsigned long n) {
   return c;
 }
 
-static void ksock_readiness(struct pollfd *fds, struct kc_ksock **ks, unsigned long n) {
-  for (unsigned long i = 0; i < n; i++)
-    if (ks[i]) fds[i].revents = revents_of(poll_one(ks[i], fds[i].fd, 0), fds[i].events);
-}
-
 static void foreign_results(struct pollfd *fds, struct kc_ksock **ks, unsigned long n,
                             const struct pollfd *rp) {
   for (unsigned long i = 0, f = 0; i < n; i++)
     if (!ks[i]) fds[i].revents = rp[f++].revents;
+}
+
+/* Every entry of a Ksock gets the readiness found for its group's first entry. */
+static void ksock_results(struct pollfd *fds, struct kc_ksock **ks, unsigned long n,
+                          const int *ready) {
+  for (unsigned long i = 0; i < n; i++) {
+    if (!ks[i]) continue;
+    unsigned long j = 0;
+    while (ks[j] != ks[i]) j++;
+    fds[i].revents = revents_of(ready[j], fds[i].events);
+  }
+}
+
+/* Steps 1 and 2 of compat.md §7.3 in one exchange per Ksock: a POLL armed with
+ * the bits asked for answers the readiness now as POLL 0 would, and when a bit
+ * is already ready kbusd fires at once and disarms, so nothing is left armed.
+ * A zero timeout never arms. Returns whether a Ksock is ready (or broken). */
+static int arm_all(struct pollfd *fds, struct kc_ksock **ks, unsigned long n,
+                   const unsigned char *first, const unsigned *bits, int arm, int *ready,
+                   unsigned char *armed) {
+  int any = 0;
+  for (unsigned long i = 0; i < n; i++) {
+    armed[i] = 0;
+    if (!first[i]) continue;
+    unsigned notify = arm ? bits[i] : 0;
+    ready[i] = poll_one(ks[i], fds[i].fd, notify);
+    if (ready[i] < 0 || (ready[i] & (int)bits[i])) any = 1;
+    else armed[i] = notify != 0;
+  }
+  return any;
+}
+
+/* Step 4: POLL 0 on each Ksock still armed (readiness now; it also disarms). A
+ * Ksock whose EVENT came is disarmed already (one-shot), and when the EVENT
+ * names every bit asked for it is the readiness: no exchange is needed. */
+static void settle(struct pollfd *fds, struct kc_ksock **ks, unsigned long n,
+                   const unsigned char *first, const unsigned *bits, int *ready,
+                   unsigned char *armed) {
+  for (unsigned long i = 0; i < n; i++) {
+    if (!first[i] || !armed[i]) continue;
+    armed[i] = 0;
+    kc_lock(ks[i]);
+    unsigned fired = ks[i]->events;
+    int broken = ks[i]->broken, still = ks[i]->armed;
+    kc_unlock(ks[i]);
+    if (broken) ready[i] = -EIO;
+    else if (!still && (fired & bits[i]) == bits[i]) ready[i] = (int)fired;
+    else ready[i] = poll_one(ks[i], fds[i].fd, 0);
+  }
 }
 
 int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *ts,
@@ -138,12 +182,14 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
   size_t cells = n ? n : 1;
   struct kc_ksock **ks = calloc(cells, sizeof *ks);
   struct pollfd *rp = calloc(2 * cells + 1, sizeof *rp);
-  unsigned char *first = calloc(cells, 1);
+  unsigned char *first = calloc(cells, 2);
   unsigned *bits = calloc(cells, sizeof *bits);
-  if (ks == NULL || rp == NULL || first == NULL || bits == NULL) {
-    free(ks); free(rp); free(first); free(bits);
+  int *ready = calloc(cells, sizeof *ready);
+  if (ks == NULL || rp == NULL || first == NULL || bits == NULL || ready == NULL) {
+    free(ks); free(rp); free(first); free(bits); free(ready);
     return kc_fail(ENOMEM);
   }
+  unsigned char *armed = first + cells;
   for (unsigned long i = 0; i < n; i++) ks[i] = fds[i].fd >= 0 ? kc_get(fds[i].fd) : NULL;
   group(fds, ks, n, first, bits);
   struct timespec deadline = {0, 0}, tl;
@@ -160,33 +206,29 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
     fds[i].revents = 0;
     if (!ks[i]) rp[nf++] = fds[i];
   }
-  /* 1: readiness now, without blocking */
-  ksock_readiness(fds, ks, n);
   for (;;) {
-    for (unsigned long i = 0, f = 0; i < n; i++)
-      if (!ks[i]) rp[f++].revents = 0;
-    if (nf > 0 && kc_sys_ppoll(rp, nf, &zero, NULL) < 0 && errno != EINTR) { err = errno; break; }
+    /* 1-2: readiness now, arming each Ksock unless the call must not wait */
+    int may_wait = !ts || time_left(&deadline, &tl);
+    int now_ready = arm_all(fds, ks, n, first, bits, may_wait, ready, armed);
+    for (unsigned long f = 0; f < nf; f++) rp[f].revents = 0;
+    if (nf > 0 && kc_sys_ppoll(rp, nf, &zero, NULL) < 0 && errno != EINTR) err = errno;
     foreign_results(fds, ks, n, rp);
-    result = count_ready(fds, n);
-    if (result > 0 || (ts && !time_left(&deadline, &tl))) break;
-    /* 2: arm each Ksock with the bits asked for */
-    int ready = 0;
-    for (unsigned long i = 0; i < n && !ready; i++) {
-      if (!first[i] || bits[i] == 0) continue;
-      int r = poll_one(ks[i], fds[i].fd, bits[i]);
-      if (r < 0 || (r & (int)bits[i])) ready = 1;
+    now_ready |= count_ready(fds, n) > 0;
+    if (err != 0 || now_ready || !may_wait) {
+      settle(fds, ks, n, first, bits, ready, armed); /* disarms what is armed */
+      break;
     }
     /* 3: block on the foreign fds, each Ksock's socket and the wake-up fd */
-    int w = ready ? -1 : my_waker();
+    int w = my_waker(), woken = 0;
     unsigned long m = nf;
     for (unsigned long i = 0; i < n; i++) {
       if (!first[i]) continue;
       rp[m++] = (struct pollfd){fds[i].fd, POLLIN, 0};
-      if (waiters(ks[i], w, 1)) ready = 1; /* another thread read the EVENT already */
+      if (waiters(ks[i], w, 1)) woken = 1; /* another thread read the EVENT already */
     }
     if (w >= 0) rp[m++] = (struct pollfd){w, POLLIN, 0};
     int pr = 0;
-    if (!ready) {
+    if (!woken) {
       if (ts) time_left(&deadline, &tl);
       pr = kc_sys_ppoll(rp, m, ts ? &tl : NULL, mask);
       if (pr < 0) err = errno;
@@ -205,18 +247,25 @@ int kc_poll_engine(struct pollfd *fds, unsigned long n, const struct timespec *t
       uint64_t v;
       (void)kc_sys_read(w, &v, sizeof v);
     }
-    /* 4: readiness now; POLL 0 also disarms */
-    ksock_readiness(fds, ks, n);
+    /* 4: readiness now; armed Ksocks are disarmed */
+    settle(fds, ks, n, first, bits, ready, armed);
     if (err != 0) break; /* EINTR included: disarmed, and returned */
+    if (pr <= 0) for (unsigned long f = 0; f < nf; f++) rp[f].revents = 0;
     foreign_results(fds, ks, n, rp);
+    ksock_results(fds, ks, n, ready);
     result = count_ready(fds, n);
     if (result > 0 || (ts && !time_left(&deadline, &tl))) break;
+  }
+  if (err == 0) {
+    ksock_results(fds, ks, n, ready);
+    result = count_ready(fds, n);
   }
   for (unsigned long i = 0; i < n; i++) kc_put(ks[i]);
   free(ks);
   free(rp);
   free(first);
   free(bits);
+  free(ready);
   if (left && ts) time_left(&deadline, left);
   if (err) return kc_fail(err);
   errno = saved;

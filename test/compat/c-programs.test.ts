@@ -56,6 +56,7 @@ const CASES: Record<string, string[]> = {
     'forked-child',
     'dup-shares-the-ksock',
   ],
+  wakeups: ['another-thread-reads-the-event', 'epoll-ksock-and-pipe'],
 };
 
 for (const [program, cases] of Object.entries(CASES)) {
