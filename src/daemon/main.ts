@@ -66,6 +66,8 @@ Options:
                             (default ${DEFAULT_MAX_UNSENT_UNBIND})
   --max-message-size BYTES  largest message accepted, whole (default ${DEFAULT_MAX_MESSAGE_SIZE},
                             1 MiB of data); larger ones get EMSGSIZE
+  --http HOST:PORT          serve GET /metrics (Prometheus), /healthz and the
+                            console on HTTP at HOST:PORT (e.g. 127.0.0.1:8080)
   --log-level LEVEL         error, warn, info or debug (default info): one line
                             per event on stderr, with the time and the level;
                             info says when kbusd starts and stops, debug adds
@@ -209,6 +211,7 @@ export async function main(argv: string[]): Promise<void> {
       maxQueueBytes: bytes('max-queue-bytes', values['max-queue-bytes']),
       maxTotalQueueBytes: bytes('max-total-queue-bytes', values['max-total-queue-bytes']),
       verbose,
+      http: values.http,
       // The engine logs only for devices in verbose mode, which a client may
       // turn on (VERBOSE) at any level: those lines are asked for, so written.
       log: (line) => log.write('debug', line),
@@ -237,6 +240,11 @@ export async function main(argv: string[]): Promise<void> {
         `cannot give ${daemon.socketPath} group ${values['socket-group']}: ${(err as Error).message}`,
       );
     }
+  }
+  const http = daemon.httpAddress;
+  if (http !== undefined) {
+    const host = http.host.includes(':') ? `[${http.host}]` : http.host;
+    log.info(`metrics and console on http://${host}:${http.port}/`);
   }
   const count = daemon.engine.deviceCount;
   const group = gid === undefined ? '' : `, group ${values['socket-group']}`;
@@ -274,6 +282,7 @@ function parse(argv: string[]) {
       'max-queue-bytes': { type: 'string' },
       'max-total-queue-bytes': { type: 'string' },
       'log-level': { type: 'string' },
+      http: { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },

@@ -11,6 +11,10 @@ import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
 import { checkOptions } from '../wire/check-options.js';
 import { Connection } from './connection.js';
+import { HttpListener, parseHostPort } from './http.js';
+import { ListenerStats } from './listener-stats.js';
+import { prometheusText } from './prometheus.js';
+import { type ConsoleState, consoleState } from './state.js';
 
 export interface DaemonOptions extends EngineOptions {
   /** The socket path to listen on (the name Ksock.connect() takes too). */
@@ -24,6 +28,8 @@ export interface DaemonOptions extends EngineOptions {
    * a client whose connection is closed for breaking the protocol.
    */
   notice?: (line: string) => void;
+  /** `HOST:PORT` for the HTTP listener: /metrics, /healthz and the console (none by default). */
+  http?: string;
 }
 
 /** The codes of DaemonError. */
@@ -38,6 +44,8 @@ export const DaemonErrorCode = {
   NO_DIRECTORY: 'KBUS_DAEMON_NO_DIRECTORY',
   /** The daemon may not create (or replace) the socket file there. */
   PERMISSION_DENIED: 'KBUS_DAEMON_PERMISSION_DENIED',
+  /** The HTTP listener (--http) cannot listen on its address. */
+  HTTP_LISTEN: 'KBUS_DAEMON_HTTP_LISTEN',
 } as const;
 export type DaemonErrorCode = (typeof DaemonErrorCode)[keyof typeof DaemonErrorCode];
 
@@ -60,6 +68,7 @@ const DAEMON_OPTION_SPEC = {
   socketPath: 'string',
   socketMode: 'number',
   notice: 'function',
+  http: 'string',
 } as const;
 
 /** A system error about the socket path as a DaemonError that says what to do. */
@@ -117,6 +126,10 @@ export class Daemon {
   private connections = 0;
   private listening = false;
   private compactTimer: ReturnType<typeof setInterval> | undefined;
+  /** Connections per listener, for /metrics. */
+  readonly listenerStats = new ListenerStats();
+  private readonly http: HttpListener | undefined;
+  private readonly httpAt: { host: string; port: number } | undefined;
 
   readonly options: DaemonOptions;
   private readonly path: string;
@@ -127,7 +140,7 @@ export class Daemon {
     // Names and types here; the engine's numbers are checked by new Engine() below,
     // still before anything is opened.
     checkOptions('new Daemon()', options, DAEMON_OPTION_SPEC);
-    const { socket, socketPath, socketMode: _mode, notice, ...engineOptions } = options ?? {};
+    const { socket, socketPath, socketMode: _mode, notice, http, ...engineOptions } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
       throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
     }
@@ -143,9 +156,17 @@ export class Daemon {
     this.engine = new Engine(engineOptions);
     const log = options.verbose ? this.engine.options.log : undefined;
     const maxFrameLength = MIN_FRAME_LENGTH + this.engine.options.maxMessageSize;
+    this.httpAt = http === undefined ? undefined : parseHostPort(http);
+    this.http = http === undefined ? undefined : new HttpListener(this);
+    const listener = `unix:${path}`;
+    this.listenerStats.add(listener);
     this.server = createServer((socket) => {
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      this.listenerStats.accepted(listener);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.listenerStats.closed(listener);
+      });
       new Connection(
         this.engine,
         new SocketTransport(socket),
@@ -158,6 +179,32 @@ export class Daemon {
   /** The socket path this daemon listens on. */
   get socket(): string {
     return this.path;
+  }
+
+  /** Whether it is serving its bus (started, not closing): GET /healthz. */
+  get serving(): boolean {
+    return this.listening;
+  }
+
+  /** The HTTP listener's address once started (undefined without `http`). */
+  get httpAddress(): { host: string; port: number } | undefined {
+    const address = this.http?.address;
+    return address && { host: address.address, port: address.port };
+  }
+
+  /** GET /metrics: the Prometheus text exposition (docs/metrics.md). */
+  metricsText(): string {
+    const usage = process.resourceUsage();
+    return prometheusText(this.engine.metrics(), this.listenerStats, {
+      startTimeSeconds: Math.round(performance.timeOrigin / 1000),
+      residentBytes: process.memoryUsage.rss(),
+      cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+    });
+  }
+
+  /** GET /api/state: what the console shows. */
+  state(): ConsoleState {
+    return consoleState(this.engine.metrics(), this.listenerStats);
   }
 
   /** @deprecated the old name of `socket`. */
@@ -205,6 +252,16 @@ export class Daemon {
         resolve();
       });
     });
+    if (this.http !== undefined && this.httpAt !== undefined) {
+      await this.http.listen(this.httpAt.host, this.httpAt.port).catch((err: Error) => {
+        this.server.close();
+        throw new DaemonError(
+          DaemonErrorCode.HTTP_LISTEN,
+          `cannot listen for HTTP on ${this.options.http}: ${err.message}`,
+          { cause: err },
+        );
+      });
+    }
     this.listening = true;
     this.compactTimer = setInterval(() => this.engine.compactQueues(), COMPACT_EVERY_MS);
     this.compactTimer.unref();
@@ -216,6 +273,7 @@ export class Daemon {
     if (!this.listening) return;
     this.listening = false;
     clearInterval(this.compactTimer);
+    await this.http?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;

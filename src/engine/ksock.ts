@@ -53,6 +53,12 @@ export class EngineKsock {
   /** The last name this Ksock sent as bytes. */
   private readonly names = new NameCache();
   private isClosed = false;
+  /** @internal Messages it sent, and copies queued for it (for monitoring: see metrics.ts). */
+  sentCount = 0;
+  /** @internal */
+  receivedCount = 0;
+  /** @internal Messages it missed because its queue was full. */
+  missedCount = 0;
 
   /** @internal Made by the device's open(). */
   constructor(
@@ -391,6 +397,7 @@ export class EngineKsock {
     forReplier: boolean,
   ): boolean {
     if (!this.queue.add(message, flags, binding, forReplier)) return false;
+    this.receivedCount++;
     if (isReply(message)) this.replies.arrived(message.inReplyTo);
     return true;
   }
@@ -403,6 +410,11 @@ export class EngineKsock {
   /** @internal The entire lengths of the messages queued here, summed (its byte budget's measure). */
   get queuedBytes(): number {
     return this.queue.bytes;
+  }
+
+  /** @internal Its bindings, oldest first. */
+  bindingList(): Binding<EngineKsock>[] {
+    return [...this.bindings];
   }
 
   /** @internal The messages queued here, first to be read first. */
