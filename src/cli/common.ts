@@ -25,6 +25,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 export interface GlobalOptions {
   socket?: string;
+  /** --url, else $KBUS_URL: the daemon's address as a URL (docs/network.md). */
+  url?: string;
+  /** --token, else $KBUS_TOKEN: a bearer token for a daemon with a policy. */
+  token?: string;
+  /** --ca: a CA certificate file to trust for tls:// and wss://. */
+  ca?: string;
   device: number;
   json?: boolean;
 }
@@ -113,8 +119,38 @@ export function restated(err: unknown, text: string): Error {
   return Object.assign(new Error(text, { cause: err }), code ? { code } : {});
 }
 
+/** How to reach the daemon over a URL, when one is given (--url, else $KBUS_URL when no --socket). */
+export async function urlTarget(
+  options: GlobalOptions,
+): Promise<{ url: string; token?: string; tls?: { ca: string } } | undefined> {
+  if (options.socket !== undefined && options.url !== undefined)
+    throw new CliError(CliErrorCode.USAGE, 'give --socket or --url, not both');
+  const url =
+    options.url ?? (options.socket === undefined ? process.env.KBUS_URL || undefined : undefined);
+  if (url === undefined) return undefined;
+  const token = options.token ?? (process.env.KBUS_TOKEN || undefined);
+  let ca: string | undefined;
+  if (options.ca !== undefined) {
+    try {
+      ca = await readFile(options.ca, 'utf8');
+    } catch (err) {
+      throw restated(err, `--ca: cannot read ${options.ca}: ${systemReason(err)}`);
+    }
+  }
+  return { url, ...(token ? { token } : {}), ...(ca ? { tls: { ca } } : {}) };
+}
+
 /** Opens a Ksock on the daemon the options name. */
 export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
+  const target = await urlTarget(options);
+  if (target !== undefined) {
+    try {
+      return await Ksock.connect({ ...target, device: options.device, mode });
+    } catch (err) {
+      if (err instanceof TypeError) throw new CliError(CliErrorCode.USAGE, `--url: ${err.message}`);
+      throw err;
+    }
+  }
   const path = socketPath(options);
   if (path === '') throw new CliError(CliErrorCode.USAGE, "--socket needs a path, not ''");
   // What is at the path, when it is no socket at all, says more than "refused".
