@@ -46,6 +46,12 @@ export function buildProgram(): Command {
         `the daemon's socket (default: $KBUS_SOCKET, now ${defaultSocketLocation().path})`,
       ),
     )
+    .option(
+      '-U, --url <url>',
+      "the daemon's address as a URL: tcp://HOST:PORT, tls://, ws://HOST:PORT/PATH, wss://, unix:PATH (default: $KBUS_URL)",
+    )
+    .option('--token <token>', 'a token for a daemon with an access policy (default: $KBUS_TOKEN)')
+    .option('--ca <file>', 'a CA certificate (PEM) to trust for tls:// and wss://')
     .option('-d, --device <n>', 'device number', '0')
     .option('--json', 'print JSON (one object per line) instead of text')
     .option('-V, --version', 'print the version of kbus')
@@ -65,8 +71,22 @@ Examples:
   kbus stats`,
     );
   const globals = (): GlobalOptions => {
-    const o = program.opts<{ socket?: string; device: string; json?: boolean }>();
-    return { socket: o.socket, device: parseInteger(o.device, '--device', 0, 255), json: o.json };
+    const o = program.opts<{
+      socket?: string;
+      url?: string;
+      token?: string;
+      ca?: string;
+      device: string;
+      json?: boolean;
+    }>();
+    return {
+      socket: o.socket,
+      url: o.url,
+      token: o.token,
+      ca: o.ca,
+      device: parseInteger(o.device, '--device', 0, 255),
+      json: o.json,
+    };
   };
   registerSend(program, globals);
   registerRequest(program, globals);

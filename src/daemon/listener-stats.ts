@@ -8,7 +8,7 @@ export interface ListenerFigures {
   /** Connections accepted since the start. */
   accepted: number;
   /** Connections open now. */
-  open: number;
+  open: () => number;
   /** Connections refused or closed by kbusd, by reason (e.g. "protocol", "auth"). */
   readonly refused: Map<string, number>;
 }
@@ -16,24 +16,22 @@ export interface ListenerFigures {
 export class ListenerStats {
   private readonly byListener = new Map<string, ListenerFigures>();
 
-  /** Makes `listener` known, so that it shows (at 0) before its first connection. */
-  add(listener: string): ListenerFigures {
+  /**
+   * Makes `listener` known, so that it shows (at 0) before its first
+   * connection; `open` tells how many connections it has open now.
+   */
+  add(listener: string, open?: () => number): ListenerFigures {
     let figures = this.byListener.get(listener);
     if (figures === undefined) {
-      figures = { accepted: 0, open: 0, refused: new Map() };
+      figures = { accepted: 0, open: () => 0, refused: new Map() };
       this.byListener.set(listener, figures);
     }
+    if (open !== undefined) figures.open = open;
     return figures;
   }
 
   accepted(listener: string): void {
-    const figures = this.add(listener);
-    figures.accepted++;
-    figures.open++;
-  }
-
-  closed(listener: string): void {
-    this.add(listener).open--;
+    this.add(listener).accepted++;
   }
 
   refused(listener: string, reason: string): void {

@@ -14,9 +14,13 @@ import {
   defaultMaxTotalQueueBytes,
 } from '../engine/index.js';
 import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
+import { parseKbusUrl } from '../protocol/url.js';
 import { KbusError } from '../wire/index.js';
+import { DEFAULT_LIMITS } from './access.js';
+import { DEFAULT_MAX_CONNECTIONS } from './gateway.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 import { notifyReady } from './notify.js';
+import { newToken, type Policy, PolicyError, parsePolicy } from './policy.js';
 import { Daemon, DaemonError } from './server.js';
 
 /** Exit codes, as `kbus` has them: a KBUS error exits with its errno. */
@@ -66,6 +70,31 @@ Options:
                             (default ${DEFAULT_MAX_UNSENT_UNBIND})
   --max-message-size BYTES  largest message accepted, whole (default ${DEFAULT_MAX_MESSAGE_SIZE},
                             1 MiB of data); larger ones get EMSGSIZE
+  --listen URL              also serve on URL, repeatable: tcp://HOST:PORT,
+                            tls://HOST:PORT, ws://HOST:PORT/PATH,
+                            wss://HOST:PORT/PATH (port 0: any free port; the
+                            log says which); unix:PATH is --socket PATH
+  --tls-cert FILE           certificate (PEM) for tls:// and wss://
+  --tls-key FILE            its private key (PEM)
+  --tls-ca FILE             CA (PEM) that client certificates must come from:
+                            with it, a client certificate is required
+  --insecure                allow listening on a non-loopback address without
+                            TLS and without a policy that requires a login
+  --policy FILE             who may do what (docs/network.md); SIGHUP rereads it
+  --hash-token              print a new random token and its policy line, and exit
+  --open-timeout SECONDS    close network clients not opened within this
+                            (default ${DEFAULT_LIMITS.openTimeoutMs / 1000}; 0: never)
+  --frame-timeout SECONDS   close network clients holding part of a frame this
+                            long (default ${DEFAULT_LIMITS.frameTimeoutMs / 1000}; 0: never)
+  --max-connections N       connections at once per network listener
+                            (default ${DEFAULT_MAX_CONNECTIONS}; 0: no limit)
+  --max-connections-per-identity N
+                            connections at once per identity (default no limit)
+  --max-ksocks-per-identity N
+                            Ksocks at once per identity (default no limit)
+  --max-identity-queue-bytes BYTES
+                            bytes the queues of one identity's Ksocks may hold
+                            together (default no limit)
   --http HOST:PORT          serve GET /metrics (Prometheus), /healthz and the
                             console on HTTP at HOST:PORT (e.g. 127.0.0.1:8080)
   --log-level LEVEL         error, warn, info or debug (default info): one line
@@ -81,6 +110,8 @@ GiB), powers of 1024: 64M is 64 MiB.
 
 Examples:
   kbusd                                 serve device 0 on the default socket
+  kbusd --listen tcp://127.0.0.1:7080   and on TCP, on this machine only
+  kbusd --listen tls://0.0.0.0:7443 --tls-cert c.pem --tls-key k.pem --policy kbus.policy
   kbusd --socket /run/kbus/kbus.sock --socket-mode 660 --socket-group kbus --devices 4
 
 Exit codes: 0 after a clean stop (SIGTERM, SIGINT); 64 for a bad command line;
@@ -183,6 +214,13 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`kbusd ${version()}\n`);
     return;
   }
+  if (values['hash-token']) {
+    const { token, hash } = newToken();
+    process.stdout.write(
+      `token: ${token}\npolicy line: user NAME token sha256:${hash}\n(give the token to the client; keep only the hash in the policy)\n`,
+    );
+    return;
+  }
   const levelText = values['log-level'] ?? 'info';
   if (!isLogLevel(levelText))
     fail(`--log-level takes ${LOG_LEVELS.join(', ')}, not '${levelText}'`);
@@ -194,7 +232,54 @@ export async function main(argv: string[]): Promise<void> {
   const gid = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
   const devices = integer('devices', values.devices, 1);
   if (devices < 1 || devices > 256) fail(`--devices takes 1 to 256, not ${devices}`);
-  const location = values.socket === undefined ? defaultSocketLocation() : { path: values.socket };
+  const listen: string[] = [];
+  let unixPath = values.socket;
+  for (const text of values.listen ?? []) {
+    let url: ReturnType<typeof parseKbusUrl>;
+    try {
+      url = parseKbusUrl(text);
+    } catch (err) {
+      fail(`--listen: ${(err as Error).message}`);
+    }
+    if (url.scheme !== 'unix') listen.push(text);
+    else if (unixPath !== undefined && unixPath !== url.path)
+      fail('kbusd serves one Unix socket: give --socket or one --listen unix:PATH');
+    else unixPath = url.path;
+  }
+  const readPem = (name: string): string | undefined => {
+    const file = values[name as 'tls-cert'];
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      fail(`--${name}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  const cert = readPem('tls-cert');
+  const key = readPem('tls-key');
+  const ca = readPem('tls-ca');
+  if ((cert === undefined) !== (key === undefined)) fail('--tls-cert and --tls-key go together');
+  const policyFile = values.policy;
+  const loadPolicy = (): Policy | undefined => {
+    if (policyFile === undefined) return undefined;
+    return parsePolicy(readFileSync(policyFile, 'utf8'), policyFile);
+  };
+  let policy: Policy | undefined;
+  try {
+    policy = loadPolicy();
+  } catch (err) {
+    if (err instanceof PolicyError) fail(err.message);
+    fail(`--policy: cannot read ${policyFile}: ${(err as Error).message}`);
+  }
+  const seconds = (name: string, fallbackMs: number): number => {
+    const text = values[name as 'open-timeout'];
+    if (text === undefined) return fallbackMs;
+    const value = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(value))
+      fail(`--${name} takes a number of seconds, not '${text}'`);
+    return Math.round(value * 1000);
+  };
+  const location = unixPath === undefined ? defaultSocketLocation() : { path: unixPath };
   let daemon: Daemon;
   try {
     daemon = new Daemon({
@@ -216,6 +301,31 @@ export async function main(argv: string[]): Promise<void> {
       // turn on (VERBOSE) at any level: those lines are asked for, so written.
       log: (line) => log.write('debug', line),
       notice: (line) => log.info(line),
+      listen,
+      tls: cert !== undefined && key !== undefined ? { cert, key, ca } : undefined,
+      insecure: values.insecure ?? false,
+      policy,
+      maxConnections: integer(
+        'max-connections',
+        values['max-connections'],
+        DEFAULT_MAX_CONNECTIONS,
+      ),
+      limits: {
+        openTimeoutMs: seconds('open-timeout', DEFAULT_LIMITS.openTimeoutMs),
+        frameTimeoutMs: seconds('frame-timeout', DEFAULT_LIMITS.frameTimeoutMs),
+        maxConnectionsPerIdentity: integer(
+          'max-connections-per-identity',
+          values['max-connections-per-identity'],
+          0,
+        ),
+        maxKsocksPerIdentity: integer(
+          'max-ksocks-per-identity',
+          values['max-ksocks-per-identity'],
+          0,
+        ),
+        identityQueueBytes:
+          bytes('max-identity-queue-bytes', values['max-identity-queue-bytes']) ?? 0,
+      },
     });
   } catch (err) {
     fail((err as Error).message);
@@ -241,6 +351,7 @@ export async function main(argv: string[]): Promise<void> {
       );
     }
   }
+  for (const address of daemon.addresses().slice(1)) log.info(`listening on ${address}`);
   const http = daemon.httpAddress;
   if (http !== undefined) {
     const host = http.host.includes(':') ? `[${http.host}]` : http.host;
@@ -262,6 +373,19 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(0);
     });
   };
+  // SIGHUP rereads the policy: new operations follow it, connections stay.
+  process.on('SIGHUP', () => {
+    if (policyFile === undefined) {
+      log.info('SIGHUP: no --policy to reread');
+      return;
+    }
+    try {
+      daemon.gateway.gate.setPolicy(loadPolicy());
+      log.info(`SIGHUP: policy ${policyFile} reread`);
+    } catch (err) {
+      log.error(`SIGHUP: policy not changed: ${(err as Error).message}`);
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
@@ -282,6 +406,19 @@ function parse(argv: string[]) {
       'max-queue-bytes': { type: 'string' },
       'max-total-queue-bytes': { type: 'string' },
       'log-level': { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      insecure: { type: 'boolean' },
+      policy: { type: 'string' },
+      'hash-token': { type: 'boolean' },
+      'open-timeout': { type: 'string' },
+      'frame-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-connections-per-identity': { type: 'string' },
+      'max-ksocks-per-identity': { type: 'string' },
+      'max-identity-queue-bytes': { type: 'string' },
       http: { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -147,7 +147,7 @@ export function prometheusText(
     'gauge',
     'Connections open, per listener.',
     byListener,
-    ([listener, f]) => [[{ listener }, f.open]],
+    ([listener, f]) => [[{ listener }, f.open()]],
   );
   out.each(
     'kbus_connections_refused_total',

@@ -11,12 +11,13 @@ import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
 import { checkOptions } from '../wire/check-options.js';
 import { Connection } from './connection.js';
+import { Gateway, type GatewayOptions } from './gateway.js';
 import { HttpListener, parseHostPort } from './http.js';
 import { ListenerStats } from './listener-stats.js';
 import { prometheusText } from './prometheus.js';
 import { type ConsoleState, consoleState } from './state.js';
 
-export interface DaemonOptions extends EngineOptions {
+export interface DaemonOptions extends EngineOptions, GatewayOptions {
   /** The socket path to listen on (the name Ksock.connect() takes too). */
   socket?: string;
   /** @deprecated the old name of `socket`, still accepted. */
@@ -69,6 +70,21 @@ const DAEMON_OPTION_SPEC = {
   socketMode: 'number',
   notice: 'function',
   http: 'string',
+  listen: {
+    takes: 'an array of URLs',
+    test: (v: unknown) => Array.isArray(v) && v.every((u) => typeof u === 'string'),
+  },
+  tls: { takes: '{ cert, key, ca? }', test: (v: unknown) => typeof v === 'object' && v !== null },
+  insecure: 'boolean',
+  policy: {
+    takes: 'a Policy (parsePolicy())',
+    test: (v: unknown) => typeof v === 'object' && v !== null,
+  },
+  limits: {
+    takes: 'an object of limits',
+    test: (v: unknown) => typeof v === 'object' && v !== null,
+  },
+  maxConnections: 'number',
 } as const;
 
 /** A system error about the socket path as a DaemonError that says what to do. */
@@ -130,6 +146,8 @@ export class Daemon {
   readonly listenerStats = new ListenerStats();
   private readonly http: HttpListener | undefined;
   private readonly httpAt: { host: string; port: number } | undefined;
+  /** Network listeners and the access policy (docs/network.md). */
+  readonly gateway: Gateway;
 
   readonly options: DaemonOptions;
   private readonly path: string;
@@ -140,7 +158,20 @@ export class Daemon {
     // Names and types here; the engine's numbers are checked by new Engine() below,
     // still before anything is opened.
     checkOptions('new Daemon()', options, DAEMON_OPTION_SPEC);
-    const { socket, socketPath, socketMode: _mode, notice, http, ...engineOptions } = options ?? {};
+    const {
+      socket,
+      socketPath,
+      socketMode: _mode,
+      notice,
+      http,
+      listen,
+      tls,
+      insecure,
+      policy,
+      limits,
+      maxConnections,
+      ...engineOptions
+    } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
       throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
     }
@@ -158,19 +189,33 @@ export class Daemon {
     const maxFrameLength = MIN_FRAME_LENGTH + this.engine.options.maxMessageSize;
     this.httpAt = http === undefined ? undefined : parseHostPort(http);
     this.http = http === undefined ? undefined : new HttpListener(this);
+    this.gateway = new Gateway(
+      this.engine,
+      { listen, tls, insecure, policy, limits, maxConnections },
+      { maxFrameLength, log, notice },
+      () => ++this.connections,
+      notice ?? (() => {}),
+      { listeners: this.listenerStats, unix: `unix:${path}` },
+    );
     const listener = `unix:${path}`;
-    this.listenerStats.add(listener);
+    this.listenerStats.add(listener, () => this.sockets.size);
     this.server = createServer((socket) => {
       this.sockets.add(socket);
       this.listenerStats.accepted(listener);
-      socket.once('close', () => {
-        this.sockets.delete(socket);
-        this.listenerStats.closed(listener);
-      });
+      socket.once('close', () => this.sockets.delete(socket));
+      if (!this.gateway.plain) {
+        this.gateway.accept(new SocketTransport(socket), undefined);
+        return;
+      }
       new Connection(
         this.engine,
         new SocketTransport(socket),
-        { maxFrameLength, log, notice },
+        {
+          maxFrameLength,
+          log,
+          notice,
+          refused: (reason) => this.listenerStats.refused(listener, reason),
+        },
         ++this.connections,
       );
     });
@@ -263,9 +308,20 @@ export class Daemon {
       });
     }
     this.listening = true;
+    try {
+      await this.gateway.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
     this.compactTimer = setInterval(() => this.engine.compactQueues(), COMPACT_EVERY_MS);
     this.compactTimer.unref();
     await chmod(path, this.options.socketMode ?? 0o600);
+  }
+
+  /** Every address served, as URLs: `unix:PATH` first, then the network listeners as bound. */
+  addresses(): string[] {
+    return [`unix:${this.path}`, ...this.gateway.addresses()];
   }
 
   /** Stops listening, closes every connection (each Ksock is released) and removes the socket file. */
@@ -276,7 +332,7 @@ export class Daemon {
     await this.http?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
-    await closed;
+    await Promise.all([closed, this.gateway.close()]);
     await unlink(this.path).catch(() => {});
   }
 }

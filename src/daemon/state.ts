@@ -30,7 +30,7 @@ export function consoleState(engine: EngineMetrics, listeners: ListenerStats): C
     listeners: [...listeners.entries()].map(([name, f]) => ({
       name,
       accepted: f.accepted,
-      open: f.open,
+      open: f.open(),
       refused: Object.fromEntries(f.refused),
     })),
   };

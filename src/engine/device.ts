@@ -148,6 +148,7 @@ export class Device implements KsockHost<Ksock> {
    */
   send(sender: Ksock, message: Message, retry = false): MessageId {
     try {
+      if (!retry) sender.guard?.checkSend(message);
       // Kbus.txt "Queues filling up": a Request needs room for its Reply in
       // the sender's queue, or it is not sent and gets no id (ENOLCK).
       if (message.flags & Flags.WANT_A_REPLY && sender.isFull(false)) {
@@ -238,6 +239,13 @@ export class Device implements KsockHost<Ksock> {
     const listeners = route.listeners;
     let skipped: Set<Binding<Ksock>> | undefined;
     for (const listener of listeners) {
+      // The owner's rules (KsockGuard): this listener is no recipient at all.
+      const guard = listener.ksock.guard;
+      if (guard !== undefined && !guard.mayReceive(message.name)) {
+        skipped ??= new Set();
+        skipped.add(listener);
+        continue;
+      }
       if (!listener.ksock.isFull(false)) continue;
       if (allOrWait) return 'EAGAIN';
       if (allOrFail) return 'EBUSY';

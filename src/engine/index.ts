@@ -1,5 +1,6 @@
 export { Engine } from './engine.js';
-export { EngineKsock, OpenMode } from './ksock.js';
+export { EngineKsock, type KsockGuard, OpenMode } from './ksock.js';
+export { QueueBudget } from './message-queue.js';
 export {
   type DeviceMetrics,
   type EngineMetrics,
