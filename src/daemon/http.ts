@@ -93,6 +93,8 @@ export class HttpListener {
       this.send(res, 200, 'application/json', JSON.stringify(this.source.state()));
     } else if (path === '/' || path === '/index.html') {
       this.send(res, 200, 'text/html; charset=utf-8', CONSOLE_HTML);
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204).end();
     } else if (path.startsWith('/js/')) {
       await this.module(path.slice('/js/'.length), res);
     } else {
