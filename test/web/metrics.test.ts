@@ -136,6 +136,13 @@ describe('kbusd --http', () => {
     // listener (listeners hear replies too); GoneAway to the sender.
     assert.equal(value(e, 'kbus_messages_delivered_total', { device: '0' }), 4 + 2 + 2 + 2 + 1);
     assert.equal(value(e, 'kbus_messages_missed_total', { device: '0' }), 2);
+    // /api/state says which Ksock missed them (the console's tap shows its own).
+    const state = await (await fetch(`${base}/api/state`)).json();
+    const ksocks = state.devices[0].ksocks as { id: number; missed: number; received: number }[];
+    assert.deepEqual(
+      ksocks.filter((k) => k.missed > 0).map((k) => [k.id, k.missed]),
+      [[full.id, 2]],
+    );
     assert.equal(
       value(e, 'kbus_status_messages_total', { device: '0', name: '$.KBUS.Replier.GoneAway' }),
       1,
