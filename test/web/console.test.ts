@@ -56,7 +56,7 @@ describe('the console', () => {
     await cliRow.waitFor({ timeout: DEADLINE_MS });
     const id = Number(await cliRow.getAttribute('data-id'));
     assert.equal(await cliRow.getAttribute('data-sent'), '0');
-    assert.match(await cliRow.innerText(), /R \$\.Cli\.Svc/);
+    assert.match((await cliRow.textContent()) ?? '', /R \$\.Cli\.Svc/);
 
     const asker = await client();
     const reply = await asker.request('$.Cli.Svc', 'ping', { timeout: DEADLINE_MS });
@@ -92,8 +92,11 @@ describe('the console', () => {
     await page.click('nav a[href="#/bindings"]');
     const svc = page.locator('li[data-name="$.Cli.Svc"]');
     await svc.waitFor({ timeout: DEADLINE_MS });
-    assert.match(await svc.innerText(), /replier \d+/);
-    assert.match(await page.locator('li[data-name="$.Sensors.*"]').innerText(), /listeners \d+/);
+    assert.match((await svc.textContent()) ?? '', /replier \d+/);
+    assert.match(
+      (await page.locator('li[data-name="$.Sensors.*"]').textContent()) ?? '',
+      /listeners \d+/,
+    );
   });
 
   test('a tap shows the matching messages as they pass', async () => {
@@ -106,7 +109,7 @@ describe('the console', () => {
     await sender.announce('$.Other', 'not tapped');
     await sender.announce('$.Sensors.Door', 'closed');
     await page.locator('#tap-messages li', { hasText: 'closed' }).waitFor({ timeout: DEADLINE_MS });
-    const shown = await page.locator('#tap-messages li').allInnerTexts();
+    const shown = await page.locator('#tap-messages li').allTextContents();
     assert.equal(shown.length, 2);
     assert.match(shown[0]!, /\$\.Sensors\.Door.*"closed"/);
     assert.match(shown[1]!, /\$\.Sensors\.Door.*"open"/);
@@ -122,7 +125,7 @@ describe('the console', () => {
     const result = page.locator('#send-result b[data-kind="reply"]');
     await result.waitFor({ timeout: DEADLINE_MS });
     assert.match(
-      await page.locator('#send-result').innerText(),
+      (await page.locator('#send-result').textContent()) ?? '',
       /reply \$\.Cli\.Svc .*"from the form"/,
     );
     // An announcement nobody listens to is sent all the same.
