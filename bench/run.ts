@@ -5,13 +5,14 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon, limpet).
+ * daemon, network, limpet).
  */
 import os from 'node:os';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
 import { limpetSection } from './limpet.js';
+import { networkSection } from './network.js';
 
 interface Section {
   readonly key: string;
@@ -25,6 +26,11 @@ const sections: Section[] = [
     key: 'daemon',
     title: 'kbusd over a Unix socket, against a raw Node relay',
     run: daemonSection,
+  },
+  {
+    key: 'network',
+    title: 'kbusd over Unix, TCP, TLS and WebSocket; a 100-rule policy against none',
+    run: networkSection,
   },
   {
     key: 'limpet',

@@ -82,6 +82,7 @@ function connectWebSocket(url: KbusUrl, tls: ClientTls, token?: string): Promise
       resolve(
         new WebSocketTransport(ws as never, {
           onDrain: (callback) => socket?.on('drain', callback),
+          stream: socket,
         }),
       );
     });

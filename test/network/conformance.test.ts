@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
 import { type ConnectOptions, Ksock } from '../../src/client/index.js';
-import { type BusFactory, conformance } from '../client/conformance.js';
+import { type Bus, type BusFactory, conformance } from '../client/conformance.js';
 import type { RunningDaemon } from '../support/daemon.js';
 import { type Certs, makeCerts, startListening, tlsArgs } from '../support/network.js';
 
@@ -36,12 +36,16 @@ function sharedBus(
       return addresses[0]!;
     });
   return async (need) => {
-    const url = await (need?.freshBus ? start() : (shared ??= start()));
+    if (need?.freshBus) return busAt(await start());
+    shared ??= start();
+    return busAt(await shared);
+  };
+  function busAt(url: string): Bus {
     return {
       open: (options) => Ksock.connect(url, { ...connect(), ...options }),
       stop: async () => {},
     };
-  };
+  }
 }
 
 const getCerts = () => {

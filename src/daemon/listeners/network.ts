@@ -165,6 +165,7 @@ export class NetworkListener {
       const transport = new WebSocketTransport(ws as never, {
         checkFrames: true,
         closeOnPeerClose: true,
+        stream: socket,
         onDrain: (callback) => socket.on('drain', callback),
       });
       this.options.accept(transport, {
