@@ -36,10 +36,12 @@ interface Bus {
   dir: string;
   socket: string;
   addresses: string[];
+  /** What kbusd has written to stderr. */
+  log(): string;
   stop(): Promise<void>;
 }
 
-async function startKbusd(args: string[]): Promise<Bus> {
+export async function startKbusd(args: string[]): Promise<Bus> {
   const dir = mkdtempSync(join(tmpdir(), 'kbus-bench-net-'));
   const socket = join(dir, 'kbus.sock');
   const child = spawn(process.execPath, [KBUSD, '--socket', socket, ...args], {
@@ -64,6 +66,7 @@ async function startKbusd(args: string[]): Promise<Bus> {
     dir,
     socket,
     addresses,
+    log: () => stderr,
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -104,7 +107,11 @@ function selfSigned(dir: string): { cert: string; key: string } {
 }
 
 /** Announcements per second, one sender to one listener, for `ms`. */
-async function announceRate(target: string, options: ConnectOptions, ms: number): Promise<number> {
+export async function announceRate(
+  target: string,
+  options: ConnectOptions,
+  ms: number,
+): Promise<number> {
   await using listener = await Ksock.connect(target, options);
   await using sender = await Ksock.connect(target, options);
   await listener.maxMessages(1_000_000);
@@ -143,7 +150,11 @@ async function announceRate(target: string, options: ConnectOptions, ms: number)
 }
 
 /** Request/reply round trips for `ms`, one at a time: their latencies in microseconds. */
-async function roundTrips(target: string, options: ConnectOptions, ms: number): Promise<number[]> {
+export async function roundTrips(
+  target: string,
+  options: ConnectOptions,
+  ms: number,
+): Promise<number[]> {
   await using replier = await Ksock.connect(target, options);
   await using asker = await Ksock.connect(target, options);
   await replier.bind('$.Bench.Echo', { replier: true });

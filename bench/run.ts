@@ -8,6 +8,7 @@
  * daemon, network, limpet).
  */
 import os from 'node:os';
+import { browserSection } from './browser.js';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
@@ -31,6 +32,12 @@ const sections: Section[] = [
     key: 'network',
     title: 'kbusd over Unix, TCP, TLS and WebSocket; a 100-rule policy against none',
     run: networkSection,
+  },
+  {
+    key: 'browser',
+    title:
+      'kbus/browser in headless Chromium beside Node over WebSocket; the console open against closed',
+    run: browserSection,
   },
   {
     key: 'limpet',
