@@ -372,7 +372,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     try {
-      daemon.gateway.gate.setPolicy(loadPolicy());
+      daemon.gateway.setPolicy(loadPolicy());
       log.info(`SIGHUP: policy ${policyFile} reread`);
     } catch (err) {
       log.error(`SIGHUP: policy not changed: ${(err as Error).message}`);

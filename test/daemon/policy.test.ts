@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Daemon } from '../../src/daemon/index.js';
 import { covers, hashToken, overlap, PolicyError, parsePolicy } from '../../src/daemon/policy.js';
 
 describe('policy patterns', () => {
@@ -84,5 +85,25 @@ describe('parsePolicy', () => {
         text,
       );
     }
+  });
+});
+
+describe('a reloaded policy and exposure', () => {
+  test('a policy that would expose a non-loopback plain listener is refused; the old one stays', () => {
+    // Never started: nothing listens, the checks are the point.
+    const strict = parsePolicy(`user a token sha256:${hashToken('t')}\nallow a all\n`);
+    const daemon = new Daemon({
+      socket: '/nonexistent/k.sock',
+      listen: ['tcp://0.0.0.0:0'],
+      policy: strict,
+    });
+    const open = parsePolicy('user guest anonymous\nallow guest open 0 r\n');
+    assert.throws(() => daemon.gateway.setPolicy(open), /would expose a listener/);
+    assert.equal(daemon.gateway.gate.policy, strict);
+    assert.throws(
+      () =>
+        new Daemon({ socket: '/nonexistent/k.sock', listen: ['tcp://0.0.0.0:0'], policy: open }),
+      /not a loopback address/,
+    );
   });
 });
