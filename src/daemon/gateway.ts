@@ -47,7 +47,7 @@ export class Gateway {
 
   constructor(
     private readonly engine: Engine,
-    options: GatewayOptions,
+    private readonly options: GatewayOptions,
     private readonly connection: Omit<ConnectionOptions, 'session'>,
     private readonly nextIndex: () => number,
     notice: (line: string) => void,
@@ -74,6 +74,22 @@ export class Gateway {
         accept: (transport, peer) => this.accept(transport, peer),
       });
       this.listeners.push(listener);
+    }
+  }
+
+  /**
+   * Takes a new policy (SIGHUP), unless it would leave a listener exposed
+   * that the daemon would have refused to open with it: then throws, saying why.
+   */
+  setPolicy(policy: Policy | undefined): void {
+    const old = this.gate.policy;
+    this.gate.setPolicy(policy);
+    for (const listener of this.listeners) {
+      const problem = exposureProblem(listener.url, this.options, this.gate);
+      if (problem !== undefined) {
+        this.gate.setPolicy(old);
+        throw new Error(`the new policy would expose a listener: ${problem}`);
+      }
     }
   }
 

@@ -14,13 +14,11 @@ import {
   defaultMaxTotalQueueBytes,
 } from '../engine/index.js';
 import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
-import { parseKbusUrl } from '../protocol/url.js';
 import { KbusError } from '../wire/index.js';
-import { DEFAULT_LIMITS } from './access.js';
-import { DEFAULT_MAX_CONNECTIONS } from './gateway.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
+import { NETWORK_HELP, networkOptions } from './network-options.js';
 import { notifyReady } from './notify.js';
-import { newToken, type Policy, PolicyError, parsePolicy } from './policy.js';
+import { newToken } from './policy.js';
 import { Daemon, DaemonError } from './server.js';
 
 /** Exit codes, as `kbus` has them: a KBUS error exits with its errno. */
@@ -70,32 +68,7 @@ Options:
                             (default ${DEFAULT_MAX_UNSENT_UNBIND})
   --max-message-size BYTES  largest message accepted, whole (default ${DEFAULT_MAX_MESSAGE_SIZE},
                             1 MiB of data); larger ones get EMSGSIZE
-  --listen URL              also serve on URL, repeatable: tcp://HOST:PORT,
-                            tls://HOST:PORT, ws://HOST:PORT/PATH,
-                            wss://HOST:PORT/PATH (port 0: any free port; the
-                            log says which); unix:PATH is --socket PATH
-  --tls-cert FILE           certificate (PEM) for tls:// and wss://
-  --tls-key FILE            its private key (PEM)
-  --tls-ca FILE             CA (PEM) that client certificates must come from:
-                            with it, a client certificate is required
-  --insecure                allow listening on a non-loopback address without
-                            TLS and without a policy that requires a login
-  --policy FILE             who may do what (docs/network.md); SIGHUP rereads it
-  --hash-token              print a new random token and its policy line, and exit
-  --open-timeout SECONDS    close network clients not opened within this
-                            (default ${DEFAULT_LIMITS.openTimeoutMs / 1000}; 0: never)
-  --frame-timeout SECONDS   close network clients holding part of a frame this
-                            long (default ${DEFAULT_LIMITS.frameTimeoutMs / 1000}; 0: never)
-  --max-connections N       connections at once per network listener
-                            (default ${DEFAULT_MAX_CONNECTIONS}; 0: no limit)
-  --max-connections-per-identity N
-                            connections at once per identity (default no limit)
-  --max-ksocks-per-identity N
-                            Ksocks at once per identity (default no limit)
-  --max-identity-queue-bytes BYTES
-                            bytes the queues of one identity's Ksocks may hold
-                            together (default no limit)
-  --http HOST:PORT          serve GET /metrics (Prometheus), /healthz and the
+${NETWORK_HELP}  --http HOST:PORT          serve GET /metrics (Prometheus), /healthz and the
                             console on HTTP at HOST:PORT (e.g. 127.0.0.1:8080)
   --log-level LEVEL         error, warn, info or debug (default info): one line
                             per event on stderr, with the time and the level;
@@ -232,53 +205,9 @@ export async function main(argv: string[]): Promise<void> {
   const gid = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
   const devices = integer('devices', values.devices, 1);
   if (devices < 1 || devices > 256) fail(`--devices takes 1 to 256, not ${devices}`);
-  const listen: string[] = [];
-  let unixPath = values.socket;
-  for (const text of values.listen ?? []) {
-    let url: ReturnType<typeof parseKbusUrl>;
-    try {
-      url = parseKbusUrl(text);
-    } catch (err) {
-      fail(`--listen: ${(err as Error).message}`);
-    }
-    if (url.scheme !== 'unix') listen.push(text);
-    else if (unixPath !== undefined && unixPath !== url.path)
-      fail('kbusd serves one Unix socket: give --socket or one --listen unix:PATH');
-    else unixPath = url.path;
-  }
-  const readPem = (name: string): string | undefined => {
-    const file = values[name as 'tls-cert'];
-    if (file === undefined) return undefined;
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (err) {
-      fail(`--${name}: cannot read ${file}: ${(err as Error).message}`);
-    }
-  };
-  const cert = readPem('tls-cert');
-  const key = readPem('tls-key');
-  const ca = readPem('tls-ca');
-  if ((cert === undefined) !== (key === undefined)) fail('--tls-cert and --tls-key go together');
-  const policyFile = values.policy;
-  const loadPolicy = (): Policy | undefined => {
-    if (policyFile === undefined) return undefined;
-    return parsePolicy(readFileSync(policyFile, 'utf8'), policyFile);
-  };
-  let policy: Policy | undefined;
-  try {
-    policy = loadPolicy();
-  } catch (err) {
-    if (err instanceof PolicyError) fail(err.message);
-    fail(`--policy: cannot read ${policyFile}: ${(err as Error).message}`);
-  }
-  const seconds = (name: string, fallbackMs: number): number => {
-    const text = values[name as 'open-timeout'];
-    if (text === undefined) return fallbackMs;
-    const value = Number(text);
-    if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(value))
-      fail(`--${name} takes a number of seconds, not '${text}'`);
-    return Math.round(value * 1000);
-  };
+  const net = networkOptions(values, fail, integer, bytes);
+  const { policyFile, loadPolicy } = net;
+  const unixPath = net.unixPath;
   const location = unixPath === undefined ? defaultSocketLocation() : { path: unixPath };
   let daemon: Daemon;
   try {
@@ -301,31 +230,12 @@ export async function main(argv: string[]): Promise<void> {
       // turn on (VERBOSE) at any level: those lines are asked for, so written.
       log: (line) => log.write('debug', line),
       notice: (line) => log.info(line),
-      listen,
-      tls: cert !== undefined && key !== undefined ? { cert, key, ca } : undefined,
+      listen: net.listen,
+      tls: net.tls,
       insecure: values.insecure ?? false,
-      policy,
-      maxConnections: integer(
-        'max-connections',
-        values['max-connections'],
-        DEFAULT_MAX_CONNECTIONS,
-      ),
-      limits: {
-        openTimeoutMs: seconds('open-timeout', DEFAULT_LIMITS.openTimeoutMs),
-        frameTimeoutMs: seconds('frame-timeout', DEFAULT_LIMITS.frameTimeoutMs),
-        maxConnectionsPerIdentity: integer(
-          'max-connections-per-identity',
-          values['max-connections-per-identity'],
-          0,
-        ),
-        maxKsocksPerIdentity: integer(
-          'max-ksocks-per-identity',
-          values['max-ksocks-per-identity'],
-          0,
-        ),
-        identityQueueBytes:
-          bytes('max-identity-queue-bytes', values['max-identity-queue-bytes']) ?? 0,
-      },
+      policy: net.policy,
+      maxConnections: net.maxConnections,
+      limits: net.limits,
     });
   } catch (err) {
     fail((err as Error).message);
@@ -380,7 +290,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     try {
-      daemon.gateway.gate.setPolicy(loadPolicy());
+      daemon.gateway.setPolicy(loadPolicy());
       log.info(`SIGHUP: policy ${policyFile} reread`);
     } catch (err) {
       log.error(`SIGHUP: policy not changed: ${(err as Error).message}`);

@@ -488,7 +488,10 @@ export class Device implements KsockHost<Ksock> {
   private reportUnbindingSafely(ksock: Ksock, name: string): void {
     const message = this.bindEventMessage(ksock.id, false, name);
     if (this.deliver(ksock, message) !== 'EBUSY') return;
-    const listeners = this.router.route(MessageNames.REPLIER_BIND_EVENT).listeners;
+    // Set aside only for those deliver() would have given it to (KsockGuard).
+    const listeners = this.router
+      .route(MessageNames.REPLIER_BIND_EVENT)
+      .listeners.filter((l) => l.ksock.guard?.mayReceive(message.name) !== false);
     const events = this.unbindEvents;
     if (events.tragic || listeners.length + events.length > this.options.maxUnsentUnbind) {
       events.tragic = true;
