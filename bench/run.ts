@@ -5,14 +5,16 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon, limpet, compat).
+ * daemon, network, limpet, compat, browser).
  */
 import os from 'node:os';
+import { browserSection } from './browser.js';
 import { compatSection } from './compat.js';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
 import { limpetSection } from './limpet.js';
+import { networkSection } from './network.js';
 
 interface Section {
   readonly key: string;
@@ -26,6 +28,17 @@ const sections: Section[] = [
     key: 'daemon',
     title: 'kbusd over a Unix socket, against a raw Node relay',
     run: daemonSection,
+  },
+  {
+    key: 'network',
+    title: 'kbusd over Unix, TCP, TLS and WebSocket; a 100-rule policy against none',
+    run: networkSection,
+  },
+  {
+    key: 'browser',
+    title:
+      'kbus/browser in headless Chromium beside Node over WebSocket; the console open against closed',
+    run: browserSection,
   },
   {
     key: 'limpet',

@@ -25,6 +25,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 export interface GlobalOptions {
   socket?: string;
+  /** --url, else $KBUS_URL: the daemon's address as a URL (docs/network.md). */
+  url?: string;
+  /** --token, else $KBUS_TOKEN: a bearer token for a daemon with a policy. */
+  token?: string;
+  /** --ca: a CA certificate file to trust for tls:// and wss://. */
+  ca?: string;
   device: number;
   json?: boolean;
 }
@@ -118,7 +124,27 @@ export function restated(err: unknown, text: string): Error {
   return Object.assign(new Error(text, { cause: err }), code ? { code } : {});
 }
 
-/** Opens a Ksock on the daemon the options name. */
+/** How to reach the daemon over a URL, when one is given (--url, else $KBUS_URL when no --socket). */
+export async function urlTarget(
+  options: GlobalOptions,
+): Promise<{ url: string; token?: string; tls?: { ca: string } } | undefined> {
+  if (options.socket !== undefined && options.url !== undefined)
+    throw new CliError(CliErrorCode.USAGE, 'give --socket or --url, not both');
+  const url =
+    options.url ?? (options.socket === undefined ? process.env.KBUS_URL || undefined : undefined);
+  if (url === undefined) return undefined;
+  const token = options.token ?? (process.env.KBUS_TOKEN || undefined);
+  let ca: string | undefined;
+  if (options.ca !== undefined) {
+    try {
+      ca = await readFile(options.ca, 'utf8');
+    } catch (err) {
+      throw restated(err, `--ca: cannot read ${options.ca}: ${systemReason(err)}`);
+    }
+  }
+  return { url, ...(token ? { token } : {}), ...(ca ? { tls: { ca } } : {}) };
+}
+
 /** The socket path to connect to, refused with what to do when nothing there can be kbusd. */
 async function checkedSocketPath(options: GlobalOptions): Promise<string> {
   const path = socketPath(options);
@@ -145,8 +171,9 @@ async function checkedSocketPath(options: GlobalOptions): Promise<string> {
  * without opening a Ksock, so that the reader is not in what it reads.
  */
 export async function connectBusInfo(options: GlobalOptions): Promise<BusInfo> {
-  const path = await checkedSocketPath(options);
-  const bus = await BusInfo.connect(path);
+  const target = await urlTarget(options);
+  const path = target?.url ?? (await checkedSocketPath(options));
+  const bus = await BusInfo.connect(path, target ?? {});
   // The texts cover every device, but a --device the bus lacks is still a mistake to report.
   const devices = await bus.devices().catch(async (err: unknown) => {
     await bus.close();
@@ -168,7 +195,17 @@ function noDevice(path: string, device: number, cause?: unknown): CliError {
   );
 }
 
+/** Opens a Ksock on the daemon the options name. */
 export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Promise<Ksock> {
+  const target = await urlTarget(options);
+  if (target !== undefined) {
+    try {
+      return await Ksock.connect({ ...target, device: options.device, mode });
+    } catch (err) {
+      if (err instanceof TypeError) throw new CliError(CliErrorCode.USAGE, `--url: ${err.message}`);
+      throw err;
+    }
+  }
   const path = await checkedSocketPath(options);
   try {
     return await Ksock.connect({ socket: path, device: options.device, mode });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { defaultSocketLocation } from '../protocol/socket-path.js';
+import { registerCapture } from './commands/capture.js';
 import { registerDevice } from './commands/device.js';
 import { registerErrno } from './commands/errno.js';
 import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
@@ -47,6 +48,12 @@ export function buildProgram(): Command {
         `the daemon's socket (default: $KBUS_SOCKET, now ${defaultSocketLocation().path})`,
       ),
     )
+    .option(
+      '-U, --url <url>',
+      "the daemon's address as a URL: tcp://HOST:PORT, tls://, ws://HOST:PORT/PATH, wss://, unix:PATH (default: $KBUS_URL)",
+    )
+    .option('--token <token>', 'a token for a daemon with an access policy (default: $KBUS_TOKEN)')
+    .option('--ca <file>', 'a CA certificate (PEM) to trust for tls:// and wss://')
     .option('-d, --device <n>', 'device number', '0')
     .option('--json', 'print JSON (one object per line) instead of text')
     .option('-V, --version', 'print the version of kbus')
@@ -67,8 +74,22 @@ Examples:
   kbus run -- ./program-for-dev-kbus`,
     );
   const globals = (): GlobalOptions => {
-    const o = program.opts<{ socket?: string; device: string; json?: boolean }>();
-    return { socket: o.socket, device: parseInteger(o.device, '--device', 0, 255), json: o.json };
+    const o = program.opts<{
+      socket?: string;
+      url?: string;
+      token?: string;
+      ca?: string;
+      device: string;
+      json?: boolean;
+    }>();
+    return {
+      socket: o.socket,
+      url: o.url,
+      token: o.token,
+      ca: o.ca,
+      device: parseInteger(o.device, '--device', 0, 255),
+      json: o.json,
+    };
   };
   registerSend(program, globals);
   registerRequest(program, globals);
@@ -81,6 +102,7 @@ Examples:
   registerSpeed(program, globals);
   registerLimpet(program, globals);
   registerRun(program, globals);
+  registerCapture(program, globals);
   program.on('option:version', () => {
     process.stdout.write(`kbus ${packageVersion()}\n`);
     throw new CommanderError(0, 'kbus.version', '');

@@ -45,6 +45,11 @@ export interface OpenOptions {
   mode?: Mode;
   /** Reported in the bindings list (default this process's pid, where there is one). */
   pid?: number;
+  /**
+   * A bearer token: sent in an AUTH frame before OPEN (docs/network.md), for a
+   * daemon with an access policy. A wrong one fails with EACCES.
+   */
+  token?: string;
 }
 
 export interface SendOptions {
@@ -63,7 +68,11 @@ export const OPEN_OPTION_SPEC = {
   device: 'number',
   mode: oneOf('r', 'w', 'rw'),
   pid: 'number',
+  token: 'string',
 } as const;
+
+/** AUTH's method number for a bearer token. */
+const AUTH_BEARER = 1;
 
 /** Why a Ksock is closed: close() was called, or the connection was lost. */
 export type CloseReason = 'closed' | 'lost';
@@ -123,12 +132,22 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     const ksock = new Class(transport);
     const device = options.device ?? 0;
     try {
-      const result = await ksock.channel.call(Op.OPEN, [
+      // AUTH, then OPEN at once: the daemon answers both, in order. A refused
+      // AUTH (EACCES) is the error, and the daemon closes the connection.
+      const auth =
+        options.token === undefined
+          ? undefined
+          : ksock.channel.call(Op.AUTH, [AUTH_BEARER], new TextEncoder().encode(options.token));
+      auth?.catch(() => {});
+      const open = ksock.channel.call(Op.OPEN, [
         PROTOCOL_VERSION,
         device,
         MODE_BITS[options.mode ?? 'rw'],
         options.pid ?? processId(),
       ]);
+      open.catch(() => {});
+      await auth;
+      const result = await open;
       ksock.id_ = result.word(0);
       ksock.device_ = device;
       return ksock;

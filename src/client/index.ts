@@ -20,7 +20,7 @@ export {
   SocketPathError,
   TimeoutError,
 } from './errors.js';
-export { type ConnectOptions, Ksock } from './ksock.js';
+export { type ClientTls, type ConnectOptions, Ksock } from './ksock.js';
 export {
   Announcement,
   classify,

@@ -25,6 +25,7 @@ import {
   latin1Bytes,
   readU32LE,
 } from '../wire/index.js';
+import type { Session } from './access.js';
 
 const MAX_CREDIT = 0xffffffff;
 /** Stop pushing STREAM messages into the batch past this many bytes; carry on after the flush. */
@@ -73,7 +74,18 @@ export interface ConnectionOptions {
   log: ((line: string) => void) | undefined;
   /** Events an operator should hear of (a client refused for breaking the protocol). */
   notice?: ((line: string) => void) | undefined;
+  /** Who the client is and what it may do (docs/network.md); none: everything, as without a policy. */
+  session?: Session | undefined;
+  /** Told why kbusd refused or closed this connection ("auth", "protocol", "limit"), for /metrics. */
+  refused?: ((reason: string) => void) | undefined;
+  /** Largest frame `length` accepted before OPEN (only small frames belong there). */
+  preOpenFrameLength?: number | undefined;
+  /** Told once the connection is gone and its Ksock released. */
+  released?: (() => void) | undefined;
 }
+
+/** docs/network.md AUTH: the methods it knows. */
+const AUTH_BEARER = 1;
 
 export class Connection {
   private readonly decoder: FrameDecoder;
@@ -93,7 +105,17 @@ export class Connection {
     index: number,
   ) {
     this.name = `conn ${index}`;
-    this.decoder = new FrameDecoder(options.maxFrameLength);
+    this.decoder = new FrameDecoder(options.preOpenFrameLength ?? options.maxFrameLength);
+    const session = options.session;
+    if (session !== undefined) {
+      session.close = (why) => {
+        this.options.notice?.(`${this.name}: closed: ${why}`);
+        this.options.refused?.('limit');
+        this.writer.flush();
+        transport.destroy();
+        this.release();
+      };
+    }
     this.writer = new FrameWriter(
       transport,
       () => {
@@ -130,11 +152,13 @@ export class Connection {
       // protocol.md: a frame whose length cannot be a frame closes the connection.
       this.log(`closing: ${err.message}`);
       this.options.notice?.(`${this.name}: closed, it broke the protocol: ${err.message}`);
+      this.options.refused?.('protocol');
       this.writer.flush();
       this.transport.destroy();
       this.release();
       return;
     }
+    this.options.session?.afterData(this.decoder.partial);
     // Responses go out with the microtask flush, after any messages this
     // chunk pushed to other Ksocks: their readers start work first.
     this.pump();
@@ -190,10 +214,15 @@ export class Connection {
         return;
       // protocol.md: answered before OPEN too, creating no Ksock, so that a
       // tool can read the bus's state without appearing in it.
+      case Op.AUTH:
+        this.auth(tag, payload);
+        return;
       case Op.BINDINGS:
+        this.options.session?.checkInspect('BINDINGS');
         w.response(op, tag, 0, [], latin1Bytes(this.engine.bindingsText()));
         return;
       case Op.STATS:
+        this.options.session?.checkInspect('STATS');
         w.response(op, tag, 0, [], latin1Bytes(this.engine.statsText()));
         return;
       case Op.DEVICES:
@@ -259,8 +288,10 @@ export class Connection {
       case Op.UNBIND: {
         const isReplier = word(payload, 0) !== 0;
         const name = nameAt(payload, 1);
-        if (op === Op.BIND) ksock.bind(name, isReplier);
-        else ksock.unbind(name, isReplier);
+        if (op === Op.BIND) {
+          this.options.session?.checkBind(name, isReplier);
+          ksock.bind(name, isReplier);
+        } else ksock.unbind(name, isReplier);
         w.response(op, tag, 0);
         return;
       }
@@ -314,6 +345,7 @@ export class Connection {
         w.response(op, tag, 0, [ksock.verbose(tristate(word(payload, 0))) ? 1 : 0]);
         return;
       case Op.NEWDEVICE:
+        this.options.session?.checkNewDevice();
         w.response(op, tag, 0, [ksock.newDevice()]);
         return;
       case Op.REPORTREPLIERBINDS:
@@ -336,11 +368,50 @@ export class Connection {
         `protocol version ${version}, this daemon speaks ${PROTOCOL_VERSION}`,
       );
     }
-    const ksock = this.engine.open(device, mode & 3, pid);
+    const session = this.options.session;
+    let ksock: EngineKsock;
+    if (session === undefined) ksock = this.engine.open(device, mode & 3, pid);
+    else {
+      session.checkOpen(device, mode & 3);
+      try {
+        ksock = this.engine.open(device, mode & 3, pid);
+      } catch (err) {
+        session.openFailed();
+        throw err;
+      }
+      session.opened(ksock);
+    }
+    this.decoder.maxLength = this.options.maxFrameLength;
     this.ksock = ksock;
     ksock.onReady = () => this.schedulePump();
     this.writer.response(Op.OPEN, tag, 0, [ksock.id]);
     this.log(`opened device ${device} mode ${mode & 3} pid ${pid}`);
+  }
+
+  /**
+   * AUTH (docs/network.md): before OPEN only; a token the daemon does not
+   * know is EACCES, and the connection is closed after the answer, so that
+   * tokens cannot be guessed at speed on one connection.
+   */
+  private auth(tag: number, payload: Uint8Array): void {
+    if (this.ksock !== undefined) throw new KbusError('EINVAL', 'AUTH comes before OPEN');
+    const method = word(payload, 0);
+    if (method !== AUTH_BEARER) throw new KbusError('EINVAL', `unknown AUTH method ${method}`);
+    const token = new TextDecoder().decode(payload.subarray(4));
+    try {
+      this.options.session?.auth(token);
+    } catch (err) {
+      if (!(err instanceof KbusError) || err.code !== 'EACCES') throw err;
+      this.options.notice?.(`${this.name}: AUTH refused: unknown token; closing`);
+      this.options.refused?.('auth');
+      this.fail(Op.AUTH, tag, 'EACCES');
+      this.writer.flush();
+      this.transport.end();
+      this.release();
+      return;
+    }
+    this.log(`authenticated as ${this.options.session?.who ?? 'anyone (no policy)'}`);
+    this.writer.response(Op.AUTH, tag, 0);
   }
 
   private schedulePump(): void {
@@ -388,10 +459,12 @@ export class Connection {
   private release(): void {
     if (this.closed) return;
     this.closed = true;
+    this.options.session?.end();
     if (this.ksock) {
       this.log('released');
       this.ksock.onReady = undefined;
       this.ksock.close();
     }
+    this.options.released?.();
   }
 }

@@ -16,7 +16,9 @@ import {
 import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
 import { KbusError } from '../wire/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
+import { NETWORK_HELP, networkOptions } from './network-options.js';
 import { notifyReady } from './notify.js';
+import { newToken } from './policy.js';
 import { Daemon, DaemonError } from './server.js';
 
 /** Exit codes, as `kbus` has them: a KBUS error exits with its errno. */
@@ -66,6 +68,8 @@ Options:
                             (default ${DEFAULT_MAX_UNSENT_UNBIND})
   --max-message-size BYTES  largest message accepted, whole (default ${DEFAULT_MAX_MESSAGE_SIZE},
                             1 MiB of data); larger ones get EMSGSIZE
+${NETWORK_HELP}  --http HOST:PORT          serve GET /metrics (Prometheus), /healthz and the
+                            console on HTTP at HOST:PORT (e.g. 127.0.0.1:8080)
   --log-level LEVEL         error, warn, info or debug (default info): one line
                             per event on stderr, with the time and the level;
                             info says when kbusd starts and stops, debug adds
@@ -79,6 +83,8 @@ GiB), powers of 1024: 64M is 64 MiB.
 
 Examples:
   kbusd                                 serve device 0 on the default socket
+  kbusd --listen tcp://127.0.0.1:7080   and on TCP, on this machine only
+  kbusd --listen tls://0.0.0.0:7443 --tls-cert c.pem --tls-key k.pem --policy kbus.policy
   kbusd --socket /run/kbus/kbus.sock --socket-mode 660 --socket-group kbus --devices 4
 
 Exit codes: 0 after a clean stop (SIGTERM, SIGINT); 64 for a bad command line;
@@ -181,6 +187,13 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`kbusd ${version()}\n`);
     return;
   }
+  if (values['hash-token']) {
+    const { token, hash } = newToken();
+    process.stdout.write(
+      `token: ${token}\npolicy line: user NAME token sha256:${hash}\n(give the token to the client; keep only the hash in the policy)\n`,
+    );
+    return;
+  }
   const levelText = values['log-level'] ?? 'info';
   if (!isLogLevel(levelText))
     fail(`--log-level takes ${LOG_LEVELS.join(', ')}, not '${levelText}'`);
@@ -192,7 +205,10 @@ export async function main(argv: string[]): Promise<void> {
   const gid = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
   const devices = integer('devices', values.devices, 1);
   if (devices < 1 || devices > 256) fail(`--devices takes 1 to 256, not ${devices}`);
-  const location = values.socket === undefined ? defaultSocketLocation() : { path: values.socket };
+  const net = networkOptions(values, fail, integer, bytes);
+  const { policyFile, loadPolicy } = net;
+  const unixPath = net.unixPath;
+  const location = unixPath === undefined ? defaultSocketLocation() : { path: unixPath };
   let daemon: Daemon;
   try {
     daemon = new Daemon({
@@ -209,10 +225,17 @@ export async function main(argv: string[]): Promise<void> {
       maxQueueBytes: bytes('max-queue-bytes', values['max-queue-bytes']),
       maxTotalQueueBytes: bytes('max-total-queue-bytes', values['max-total-queue-bytes']),
       verbose,
+      http: values.http,
       // The engine logs only for devices in verbose mode, which a client may
       // turn on (VERBOSE) at any level: those lines are asked for, so written.
       log: (line) => log.write('debug', line),
       notice: (line) => log.info(line),
+      listen: net.listen,
+      tls: net.tls,
+      insecure: values.insecure ?? false,
+      policy: net.policy,
+      maxConnections: net.maxConnections,
+      limits: net.limits,
     });
   } catch (err) {
     fail((err as Error).message);
@@ -238,6 +261,12 @@ export async function main(argv: string[]): Promise<void> {
       );
     }
   }
+  for (const address of daemon.addresses().slice(1)) log.info(`listening on ${address}`);
+  const http = daemon.httpAddress;
+  if (http !== undefined) {
+    const host = http.host.includes(':') ? `[${http.host}]` : http.host;
+    log.info(`metrics and console on http://${host}:${http.port}/`);
+  }
   const count = daemon.engine.deviceCount;
   const group = gid === undefined ? '' : `, group ${values['socket-group']}`;
   log.info(
@@ -254,6 +283,19 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(0);
     });
   };
+  // SIGHUP rereads the policy: new operations follow it, connections stay.
+  process.on('SIGHUP', () => {
+    if (policyFile === undefined) {
+      log.info('SIGHUP: no --policy to reread');
+      return;
+    }
+    try {
+      daemon.gateway.setPolicy(loadPolicy());
+      log.info(`SIGHUP: policy ${policyFile} reread`);
+    } catch (err) {
+      log.error(`SIGHUP: policy not changed: ${(err as Error).message}`);
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
@@ -274,6 +316,20 @@ function parse(argv: string[]) {
       'max-queue-bytes': { type: 'string' },
       'max-total-queue-bytes': { type: 'string' },
       'log-level': { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      insecure: { type: 'boolean' },
+      policy: { type: 'string' },
+      'hash-token': { type: 'boolean' },
+      'open-timeout': { type: 'string' },
+      'frame-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-connections-per-identity': { type: 'string' },
+      'max-ksocks-per-identity': { type: 'string' },
+      'max-identity-queue-bytes': { type: 'string' },
+      http: { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },

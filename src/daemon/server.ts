@@ -11,8 +11,13 @@ import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
 import { checkOptions } from '../wire/check-options.js';
 import { Connection } from './connection.js';
+import { Gateway, type GatewayOptions } from './gateway.js';
+import { HttpListener, parseHostPort } from './http.js';
+import { ListenerStats } from './listener-stats.js';
+import { prometheusText } from './prometheus.js';
+import { type ConsoleState, consoleState } from './state.js';
 
-export interface DaemonOptions extends EngineOptions {
+export interface DaemonOptions extends EngineOptions, GatewayOptions {
   /** The socket path to listen on (the name Ksock.connect() takes too). */
   socket?: string;
   /** @deprecated the old name of `socket`, still accepted. */
@@ -24,6 +29,8 @@ export interface DaemonOptions extends EngineOptions {
    * a client whose connection is closed for breaking the protocol.
    */
   notice?: (line: string) => void;
+  /** `HOST:PORT` for the HTTP listener: /metrics, /healthz and the console (none by default). */
+  http?: string;
 }
 
 /** The codes of DaemonError. */
@@ -38,6 +45,8 @@ export const DaemonErrorCode = {
   NO_DIRECTORY: 'KBUS_DAEMON_NO_DIRECTORY',
   /** The daemon may not create (or replace) the socket file there. */
   PERMISSION_DENIED: 'KBUS_DAEMON_PERMISSION_DENIED',
+  /** The HTTP listener (--http) cannot listen on its address. */
+  HTTP_LISTEN: 'KBUS_DAEMON_HTTP_LISTEN',
 } as const;
 export type DaemonErrorCode = (typeof DaemonErrorCode)[keyof typeof DaemonErrorCode];
 
@@ -60,6 +69,22 @@ const DAEMON_OPTION_SPEC = {
   socketPath: 'string',
   socketMode: 'number',
   notice: 'function',
+  http: 'string',
+  listen: {
+    takes: 'an array of URLs',
+    test: (v: unknown) => Array.isArray(v) && v.every((u) => typeof u === 'string'),
+  },
+  tls: { takes: '{ cert, key, ca? }', test: (v: unknown) => typeof v === 'object' && v !== null },
+  insecure: 'boolean',
+  policy: {
+    takes: 'a Policy (parsePolicy())',
+    test: (v: unknown) => typeof v === 'object' && v !== null,
+  },
+  limits: {
+    takes: 'an object of limits',
+    test: (v: unknown) => typeof v === 'object' && v !== null,
+  },
+  maxConnections: 'number',
 } as const;
 
 /** A system error about the socket path as a DaemonError that says what to do. */
@@ -114,10 +139,16 @@ export class Daemon {
   readonly engine: Engine;
   private readonly server: Server;
   /** Each client's socket and its connection (flushed before the socket is dropped on close()). */
-  private readonly sockets = new Map<Socket, Connection>();
+  private readonly sockets = new Map<Socket, Connection | undefined>();
   private connections = 0;
   private listening = false;
   private compactTimer: ReturnType<typeof setInterval> | undefined;
+  /** Connections per listener, for /metrics. */
+  readonly listenerStats = new ListenerStats();
+  private readonly http: HttpListener | undefined;
+  private readonly httpAt: { host: string; port: number } | undefined;
+  /** Network listeners and the access policy (docs/network.md). */
+  readonly gateway: Gateway;
 
   readonly options: DaemonOptions;
   private readonly path: string;
@@ -128,7 +159,20 @@ export class Daemon {
     // Names and types here; the engine's numbers are checked by new Engine() below,
     // still before anything is opened.
     checkOptions('new Daemon()', options, DAEMON_OPTION_SPEC);
-    const { socket, socketPath, socketMode: _mode, notice, ...engineOptions } = options ?? {};
+    const {
+      socket,
+      socketPath,
+      socketMode: _mode,
+      notice,
+      http,
+      listen,
+      tls,
+      insecure,
+      policy,
+      limits,
+      maxConnections,
+      ...engineOptions
+    } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
       throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
     }
@@ -144,12 +188,36 @@ export class Daemon {
     this.engine = new Engine(engineOptions);
     const log = options.verbose ? this.engine.options.log : undefined;
     const maxFrameLength = MIN_FRAME_LENGTH + this.engine.options.maxMessageSize;
+    this.httpAt = http === undefined ? undefined : parseHostPort(http);
+    this.http = http === undefined ? undefined : new HttpListener(this);
+    this.gateway = new Gateway(
+      this.engine,
+      { listen, tls, insecure, policy, limits, maxConnections },
+      { maxFrameLength, log, notice },
+      () => ++this.connections,
+      notice ?? (() => {}),
+      { listeners: this.listenerStats, unix: `unix:${path}` },
+    );
+    const listener = `unix:${path}`;
+    this.listenerStats.add(listener, () => this.sockets.size);
     this.server = createServer((socket) => {
+      this.listenerStats.accepted(listener);
       socket.once('close', () => this.sockets.delete(socket));
+      // Through the gateway, the gateway flushes the connection at close.
+      this.sockets.set(socket, undefined);
+      if (!this.gateway.plain) {
+        this.gateway.accept(new SocketTransport(socket), undefined);
+        return;
+      }
       const connection = new Connection(
         this.engine,
         new SocketTransport(socket),
-        { maxFrameLength, log, notice },
+        {
+          maxFrameLength,
+          log,
+          notice,
+          refused: (reason) => this.listenerStats.refused(listener, reason),
+        },
         ++this.connections,
       );
       this.sockets.set(socket, connection);
@@ -159,6 +227,32 @@ export class Daemon {
   /** The socket path this daemon listens on. */
   get socket(): string {
     return this.path;
+  }
+
+  /** Whether it is serving its bus (started, not closing): GET /healthz. */
+  get serving(): boolean {
+    return this.listening;
+  }
+
+  /** The HTTP listener's address once started (undefined without `http`). */
+  get httpAddress(): { host: string; port: number } | undefined {
+    const address = this.http?.address;
+    return address && { host: address.address, port: address.port };
+  }
+
+  /** GET /metrics: the Prometheus text exposition (docs/metrics.md). */
+  metricsText(): string {
+    const usage = process.resourceUsage();
+    return prometheusText(this.engine.metrics(), this.listenerStats, {
+      startTimeSeconds: Math.round(performance.timeOrigin / 1000),
+      residentBytes: process.memoryUsage.rss(),
+      cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+    });
+  }
+
+  /** GET /api/state: what the console shows. */
+  state(): ConsoleState {
+    return consoleState(this.engine.metrics(), this.listenerStats);
   }
 
   /** @deprecated the old name of `socket`. */
@@ -206,10 +300,31 @@ export class Daemon {
         resolve();
       });
     });
+    if (this.http !== undefined && this.httpAt !== undefined) {
+      await this.http.listen(this.httpAt.host, this.httpAt.port).catch((err: Error) => {
+        this.server.close();
+        throw new DaemonError(
+          DaemonErrorCode.HTTP_LISTEN,
+          `cannot listen for HTTP on ${this.options.http}: ${err.message}`,
+          { cause: err },
+        );
+      });
+    }
     this.listening = true;
+    try {
+      await this.gateway.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
     this.compactTimer = setInterval(() => this.engine.compactQueues(), COMPACT_EVERY_MS);
     this.compactTimer.unref();
     await chmod(path, this.options.socketMode ?? 0o600);
+  }
+
+  /** Every address served, as URLs: `unix:PATH` first, then the network listeners as bound. */
+  addresses(): string[] {
+    return [`unix:${this.path}`, ...this.gateway.addresses()];
   }
 
   /** Stops listening, closes every connection (each Ksock is released) and removes the socket file. */
@@ -217,13 +332,14 @@ export class Daemon {
     if (!this.listening) return;
     this.listening = false;
     clearInterval(this.compactTimer);
+    await this.http?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // A response held back for a push (Connection.flush) still reaches its client.
     for (const [socket, connection] of this.sockets) {
-      connection.flush();
+      connection?.flush();
       socket.destroy();
     }
-    await closed;
+    await Promise.all([closed, this.gateway.close()]);
     await unlink(this.path).catch(() => {});
   }
 }

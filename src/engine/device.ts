@@ -24,6 +24,7 @@ import {
 import { EngineKsock } from './ksock.js';
 import type { KsockHost, ReleasedState } from './ksock-host.js';
 import type { QueueBudget } from './message-queue.js';
+import { DeviceCounters } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { QueuedMessage } from './queued.js';
 import { type Binding, Router } from './router.js';
@@ -55,6 +56,8 @@ export interface DeviceHost {
 
 export class Device implements KsockHost<Ksock> {
   readonly router = new Router<Ksock>();
+  /** What passed, for monitoring (plain integers: see metrics.ts). */
+  readonly counters = new DeviceCounters();
   private readonly ksocks = new Map<number, Ksock>();
   private readonly unbindEvents = new UnsentUnbindEvents<Ksock>();
   verbose: boolean;
@@ -145,10 +148,12 @@ export class Device implements KsockHost<Ksock> {
    */
   send(sender: Ksock, message: Message, retry = false): MessageId {
     try {
+      if (!retry) sender.guard?.checkSend(message);
       // Kbus.txt "Queues filling up": a Request needs room for its Reply in
       // the sender's queue, or it is not sent and gets no id (ENOLCK).
       if (message.flags & Flags.WANT_A_REPLY && sender.isFull(false)) {
         this.abandonPending(sender);
+        this.counters.refuse('ENOLCK');
         throw new KbusError('ENOLCK', "no room in the sender's queue for the Reply");
       }
       // Kbus.txt "Things KBUS changes in a message": a local id is given here.
@@ -163,6 +168,10 @@ export class Device implements KsockHost<Ksock> {
           );
       sender.sent(stamped.id);
       const error = this.deliver(sender, stamped);
+      if (error === undefined) {
+        this.counters.sent++;
+        sender.sentCount++;
+      } else this.counters.refuse(error);
       if (error === 'EAGAIN') {
         this.pending.set(sender, stamped);
         this.engine.setWaiting(this, true);
@@ -230,12 +239,21 @@ export class Device implements KsockHost<Ksock> {
     const listeners = route.listeners;
     let skipped: Set<Binding<Ksock>> | undefined;
     for (const listener of listeners) {
+      // The owner's rules (KsockGuard): this listener is no recipient at all.
+      const guard = listener.ksock.guard;
+      if (guard !== undefined && !guard.mayReceive(message.name)) {
+        skipped ??= new Set();
+        skipped.add(listener);
+        continue;
+      }
       if (!listener.ksock.isFull(false)) continue;
       if (allOrWait) return 'EAGAIN';
       if (allOrFail) return 'EBUSY';
       // By default a full listener simply misses the message.
       skipped ??= new Set();
       skipped.add(listener);
+      this.counters.missed++;
+      listener.ksock.missedCount++;
     }
 
     if (replyTo !== undefined) {
@@ -267,6 +285,7 @@ export class Device implements KsockHost<Ksock> {
         ? (message.flags | WANT_YOU_TO_REPLY) >>> 0
         : (message.flags & ~WANT_YOU_TO_REPLY) >>> 0;
     if (!ksock.enqueue(message, flags, binding, forReplier)) return;
+    this.counters.delivered++;
     if (this.verbose) {
       this.debug(`${ksock.id} queued ${message.id.serialNum} '${message.name}' (${ksock.queued})`);
     }
@@ -275,6 +294,7 @@ export class Device implements KsockHost<Ksock> {
 
   /** A status message from KBUS (kbus_build_kbus_message), with the next id. */
   private statusMessage(name: string, from: number, to: number, inReplyTo: MessageId): Message {
+    this.counters.generated(name);
     return statusMessage(this.nextSerialNum(), name, from, to, inReplyTo);
   }
 
@@ -335,6 +355,10 @@ export class Device implements KsockHost<Ksock> {
       for (const [sender, message] of [...this.pending]) {
         const error = this.deliver(sender, message);
         if (error === 'EAGAIN') continue;
+        if (error === undefined) {
+          this.counters.sent++;
+          sender.sentCount++;
+        } else this.counters.refuse(error);
         // kbus_poll_try_send_again: a Request must still get its one answer.
         if (error === 'EADDRNOTAVAIL' && isRequest(message)) {
           this.pushStatus(0, message.from, message.id, MessageNames.REPLIER_DISAPPEARED);
@@ -418,6 +442,7 @@ export class Device implements KsockHost<Ksock> {
   // --- Replier Bind Events ------------------------------------------------------
 
   private bindEventMessage(binder: number, isBind: boolean, name: string): Message {
+    this.counters.generated(MessageNames.REPLIER_BIND_EVENT);
     return bindEventMessage(this.nextSerialNum(), binder, isBind, name);
   }
 
@@ -463,7 +488,10 @@ export class Device implements KsockHost<Ksock> {
   private reportUnbindingSafely(ksock: Ksock, name: string): void {
     const message = this.bindEventMessage(ksock.id, false, name);
     if (this.deliver(ksock, message) !== 'EBUSY') return;
-    const listeners = this.router.route(MessageNames.REPLIER_BIND_EVENT).listeners;
+    // Set aside only for those deliver() would have given it to (KsockGuard).
+    const listeners = this.router
+      .route(MessageNames.REPLIER_BIND_EVENT)
+      .listeners.filter((l) => l.ksock.guard?.mayReceive(message.name) !== false);
     const events = this.unbindEvents;
     if (events.tragic || listeners.length + events.length > this.options.maxUnsentUnbind) {
       events.tragic = true;

@@ -8,6 +8,7 @@ import { BytePool, KbusError } from '../wire/index.js';
 import { Device, type DeviceHost } from './device.js';
 import { type EngineKsock, OpenMode } from './ksock.js';
 import { QueueBudget } from './message-queue.js';
+import { collectMetrics, type EngineMetrics } from './metrics.js';
 import {
   type EngineOptions,
   MAX_DEVICES,
@@ -100,6 +101,11 @@ export class Engine implements DeviceHost {
     let copied = 0;
     for (const device of this.devices) copied += device.compactQueues(copies);
     return copied;
+  }
+
+  /** Counters and current state of every device and Ksock, for monitoring (metrics.ts). */
+  metrics(): EngineMetrics {
+    return collectMetrics(this.devices, this.budget);
   }
 
   /** The text of /proc/kbus/bindings. */

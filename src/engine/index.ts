@@ -1,5 +1,12 @@
 export { Engine } from './engine.js';
-export { EngineKsock, OpenMode } from './ksock.js';
+export { EngineKsock, type KsockGuard, OpenMode } from './ksock.js';
+export { QueueBudget } from './message-queue.js';
+export {
+  type DeviceMetrics,
+  type EngineMetrics,
+  type KsockMetrics,
+  STATUS_MESSAGE_NAMES,
+} from './metrics.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,

@@ -20,7 +20,7 @@ import {
   Poll,
 } from '../wire/index.js';
 import type { KsockHost, KsockStats } from './ksock-host.js';
-import { MessageQueue } from './message-queue.js';
+import { MessageQueue, type QueueBudget } from './message-queue.js';
 import type { QueuedMessage } from './queued.js';
 import { ReplyLedger } from './replies.js';
 import type { Binding } from './router.js';
@@ -33,6 +33,24 @@ export const OpenMode = {
   READ_WRITE: 3,
 } as const;
 
+/**
+ * What the owner of a Ksock (the daemon, applying its access policy) may
+ * add to KBUS's own rules. The engine asks and knows nothing of why; a
+ * Ksock without a guard is asked nothing.
+ */
+export interface KsockGuard {
+  /**
+   * May this Ksock hear a message of this name through a listener binding?
+   * Asked at delivery for every matching listener binding, wildcards
+   * included: a false answer and the Ksock neither gets the message nor
+   * counts as a recipient (a full queue cannot then refuse the send). Called
+   * for every message, so it should remember its answers per name.
+   */
+  mayReceive(name: string): boolean;
+  /** Asked before a message from this Ksock is sent (before it has an id): throw a KbusError to refuse it. */
+  checkSend(message: Message): void;
+}
+
 interface Reading {
   readonly item: QueuedMessage<EngineKsock>;
   bytes: Uint8Array | undefined;
@@ -42,6 +60,8 @@ interface Reading {
 export class EngineKsock {
   /** Called after any operation that made a message arrive here or finished a pending send. */
   onReady: ((ksock: EngineKsock) => void) | undefined;
+  /** The owner's further rules, if any (see KsockGuard). */
+  guard: KsockGuard | undefined;
 
   private readonly queue: MessageQueue<EngineKsock>;
   private readonly replies = new ReplyLedger();
@@ -53,6 +73,12 @@ export class EngineKsock {
   /** The last name this Ksock sent as bytes. */
   private readonly names = new NameCache();
   private isClosed = false;
+  /** @internal Messages it sent, and copies queued for it (for monitoring: see metrics.ts). */
+  sentCount = 0;
+  /** @internal */
+  receivedCount = 0;
+  /** @internal Messages it missed because its queue was full. */
+  missedCount = 0;
 
   /** @internal Made by the device's open(). */
   constructor(
@@ -63,6 +89,16 @@ export class EngineKsock {
   ) {
     this.queue = new MessageQueue(host.options.maxMessages, host.budget);
     this.assembler = new MessageAssembler(host.options.maxMessageSize);
+  }
+
+  /**
+   * Counts this Ksock's queued bytes in `account` too, which other queues
+   * may share: when its `total` is reached, every queue sharing it is full
+   * (as at the engine's overall budget). Set it while the queue is empty.
+   */
+  shareBudget(account: QueueBudget): void {
+    if (this.queue.length > 0) throw new Error('shareBudget() on a Ksock with queued messages');
+    this.queue.account = account;
   }
 
   /** The index of the device this Ksock is open on. */
@@ -391,6 +427,7 @@ export class EngineKsock {
     forReplier: boolean,
   ): boolean {
     if (!this.queue.add(message, flags, binding, forReplier)) return false;
+    this.receivedCount++;
     if (isReply(message)) this.replies.arrived(message.inReplyTo);
     return true;
   }
@@ -403,6 +440,11 @@ export class EngineKsock {
   /** @internal The entire lengths of the messages queued here, summed (its byte budget's measure). */
   get queuedBytes(): number {
     return this.queue.bytes;
+  }
+
+  /** @internal Its bindings, oldest first. */
+  bindingList(): Binding<EngineKsock>[] {
+    return [...this.bindings];
   }
 
   /** @internal The messages queued here, first to be read first. */

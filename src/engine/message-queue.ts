@@ -52,6 +52,11 @@ export class MessageQueue<K> {
   onlyOnce = false;
   /** The id of the message queued last, for onlyOnce. */
   private lastQueued: MessageId = NO_ID;
+  /**
+   * A further budget this queue shares with others its owner chose (the
+   * daemon's per-identity budget): its `total` is their limit together.
+   */
+  account: QueueBudget | undefined;
 
   constructor(
     limit: number,
@@ -83,6 +88,7 @@ export class MessageQueue<K> {
     if (forExpectedReply) used--;
     if (used >= this.limit) return true;
     if (this.budget.spent) return true;
+    if (this.account?.spent) return true;
     return !forExpectedReply && this.heldBytes >= this.budget.perQueue;
   }
 
@@ -97,6 +103,7 @@ export class MessageQueue<K> {
     // By hand rather than through a method: this is every message's path.
     this.heldBytes += item.length;
     this.budget.add(item.length);
+    this.account?.add(item.length);
     if (message.flags & Flags.URGENT) this.entries.pushFront(item);
     else this.entries.pushBack(item);
     this.lastQueued = message.id;
@@ -158,5 +165,6 @@ export class MessageQueue<K> {
   private drop(bytes: number): void {
     this.heldBytes -= bytes;
     this.budget.release(bytes);
+    this.account?.release(bytes);
   }
 }

@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
-import { Ksock } from '../client/index.js';
+import { type ClientTls, Ksock } from '../client/index.js';
 import { DEFAULT_MAX_DATA_LENGTH, MessageNames } from '../wire/index.js';
 import { LimpetCore } from './core.js';
 import {
@@ -33,6 +33,12 @@ export interface LimpetOptions {
   networkId: number;
   /** The daemon's socket (default: as for every client). */
   socket?: string;
+  /** The daemon's address as a URL (tcp://, tls://, ws://, wss://, unix:), instead of `socket`. */
+  url?: string;
+  /** A bearer token for a daemon with an access policy. */
+  token?: string;
+  /** TLS settings for reaching the daemon at a tls:// or wss:// url (`tls` is the link's). */
+  daemonTls?: ClientTls;
   /** Device on the daemon (default 0). */
   device?: number;
   /** Listening filter (default `$.*`). */
@@ -216,7 +222,12 @@ export class Limpet implements AsyncDisposable {
     // 3, 4. The Ksock, set up in limpet.md's order.
     let ksock: Ksock | undefined;
     try {
-      ksock = await Ksock.connect({ socket: options.socket, device: options.device ?? 0 });
+      ksock = await Ksock.connect({
+        ...(options.url === undefined ? { socket: options.socket } : { url: options.url }),
+        ...(options.token === undefined ? {} : { token: options.token }),
+        ...(options.daemonTls === undefined ? {} : { tls: options.daemonTls }),
+        device: options.device ?? 0,
+      });
       await ksock.msgOnlyOnce(true);
       await ksock.maxMessages(options.maxMessages ?? 10_000);
       await ksock.bind(options.filter ?? '$.*');

@@ -45,6 +45,8 @@ export const Op = {
   STATS: 0x51,
   /** How many devices there are; answered before OPEN too. */
   DEVICES: 0x52,
+  /** Before OPEN: u32 method (1: bearer token), then the token's bytes (docs/network.md). */
+  AUTH: 0x60,
   /** Daemon to client, tag 0: u32 ready mask. */
   EVENT: 0x80,
   /** Daemon to client, tag 0: one whole entire message (STREAM). */
@@ -105,8 +107,13 @@ export class FrameDecoder {
   private tag = 0;
   private skipping = 0;
 
-  /** `maxLength` is the largest `length` field accepted (8 + payload). */
-  constructor(private readonly maxLength: number) {}
+  /** `maxLength` is the largest `length` field accepted (8 + payload); it may be changed between pushes. */
+  constructor(public maxLength: number) {}
+
+  /** True while part of a frame has arrived and the rest has not. */
+  get partial(): boolean {
+    return this.headerFilled > 0 || this.body !== undefined || this.skipping > 0;
+  }
 
   /**
    * Feeds bytes; calls `onFrame` for each complete frame, in order.

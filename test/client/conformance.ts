@@ -48,8 +48,12 @@ export interface Bus {
   stop(): Promise<void>;
 }
 
-/** Starts a fresh bus (one per describe block). */
-export type BusFactory = () => Promise<Bus>;
+/**
+ * Starts a bus for a describe block. A factory may share one bus between
+ * blocks (each test gets a fresh device anyway), except when `freshBus`
+ * says the block needs a bus of its own.
+ */
+export type BusFactory = (need?: { freshBus: boolean }) => Promise<Bus>;
 
 /** How long a test waits for something it expects to happen. */
 const WAIT = 5000;
@@ -179,7 +183,7 @@ export function conformance(label: string, start: BusFactory): void {
       // in embedded.test.ts.)
       let keepAlive: ReturnType<typeof setInterval> | undefined;
       before(async () => {
-        bus = await start();
+        bus = await start({ freshBus: options.freshDevice === false });
       }, HOOK_OPTIONS);
       after(async () => {
         await bus?.stop();

@@ -21,6 +21,7 @@ import {
   restated,
   socketPath,
   systemReason,
+  urlTarget,
 } from '../common.js';
 
 /** The original runlimpet spelled long switches with one dash: `-server -id 2 -kbus 0`. */
@@ -38,7 +39,9 @@ export function normaliseLimpetArgs(argv: string[]): string[] {
   // The subcommand is the first word that is not a global option or its value.
   let at = 0;
   while (at < argv.length && argv[at]!.startsWith('-')) {
-    at += ['-S', '--socket', '-d', '--device'].includes(argv[at]!) ? 2 : 1;
+    at += ['-S', '--socket', '-U', '--url', '--token', '--ca', '-d', '--device'].includes(argv[at]!)
+      ? 2
+      : 1;
   }
   if (argv[at] !== 'limpet') return argv;
   return [
@@ -135,6 +138,7 @@ Examples:
         address: link,
         networkId: o.id === undefined ? (role === 'server' ? 2 : 1) : parseInteger(o.id, '--id', 1),
         socket: socketPath(g),
+        ...(await urlTarget(g).then((t) => t && { url: t.url, token: t.token, daemonTls: t.tls })),
         device: o.kbus === undefined ? g.device : parseInteger(o.kbus, '--kbus', 0, 255),
         filter: o.message,
         terminationName: o.termination,
