@@ -62,6 +62,12 @@ export interface ConnectionOptions {
   log: ((line: string) => void) | undefined;
   /** Events an operator should hear of (a client refused for breaking the protocol). */
   notice?: ((line: string) => void) | undefined;
+  /**
+   * Binds `ksock` as replier to `name` once something outside the engine
+   * has agreed (cluster mode: the replier registry). Frames after such a
+   * BIND wait for it, so that answers stay in order.
+   */
+  bindReplier?: ((ksock: EngineKsock, name: string) => Promise<void>) | undefined;
 }
 
 export class Connection {
@@ -73,6 +79,8 @@ export class Connection {
   private pumpScheduled = false;
   private yielding = false;
   private closed = false;
+  /** Frames that arrived while a replier BIND waits (see ConnectionOptions.bindReplier). */
+  private held: Frame[] | undefined;
   readonly name: string;
 
   constructor(
@@ -110,7 +118,10 @@ export class Connection {
 
   private onData(chunk: Uint8Array): void {
     try {
-      this.decoder.push(chunk, (frame) => this.handle(frame));
+      this.decoder.push(chunk, (frame) => {
+        if (this.held) this.held.push(frame);
+        else this.handle(frame);
+      });
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       // protocol.md: a frame whose length cannot be a frame closes the connection.
@@ -240,6 +251,11 @@ export class Connection {
       case Op.UNBIND: {
         const isReplier = word(payload, 0) !== 0;
         const name = nameAt(payload, 1);
+        const bindReplier = this.options.bindReplier;
+        if (op === Op.BIND && isReplier && bindReplier) {
+          this.hold(op, tag, bindReplier(ksock, name));
+          return;
+        }
         if (op === Op.BIND) ksock.bind(name, isReplier);
         else ksock.unbind(name, isReplier);
         w.response(op, tag, 0);
@@ -303,6 +319,33 @@ export class Connection {
       default:
         this.fail(op, tag, 'ENOTTY');
     }
+  }
+
+  /** Answers `op` when `done` settles; until then later frames wait, in order. */
+  private hold(op: number, tag: number, done: Promise<void>): void {
+    this.held = [];
+    this.transport.pause();
+    done
+      .then(
+        () => this.writer.response(op, tag, 0),
+        (err: unknown) => this.fail(op, tag, err instanceof KbusError ? err.code : 'EAGAIN'),
+      )
+      .finally(() => {
+        const frames = this.held ?? [];
+        this.held = undefined;
+        if (this.closed) return;
+        for (const [i, frame] of frames.entries()) {
+          if (this.held !== undefined) {
+            (this.held as Frame[]).push(...frames.slice(i));
+            break;
+          }
+          this.handle(frame);
+        }
+        this.pump();
+        if (this.held === undefined && !this.yielding && !this.writer.blocked) {
+          this.transport.resume();
+        }
+      });
   }
 
   private open(tag: number, payload: Uint8Array): void {

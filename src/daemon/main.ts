@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chown } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { ClusterAgent, ClusterError } from '../cluster/index.js';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
@@ -15,6 +16,7 @@ import {
 } from '../engine/index.js';
 import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
 import { KbusError } from '../wire/index.js';
+import { CLUSTER_ARGS, CLUSTER_HELP, clusterOptions } from './cluster-options.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 import { notifyReady } from './notify.js';
 import { Daemon, DaemonError } from './server.js';
@@ -73,7 +75,7 @@ Options:
   --verbose                 the same as --log-level debug
   -h, --help                show this help
   -V, --version             show the version
-
+${CLUSTER_HELP}
 BYTES is a whole number of bytes, or one with a suffix K, M or G (or KiB, MiB,
 GiB), powers of 1024: 64M is 64 MiB.
 
@@ -193,6 +195,13 @@ export async function main(argv: string[]): Promise<void> {
   const devices = integer('devices', values.devices, 1);
   if (devices < 1 || devices > 256) fail(`--devices takes 1 to 256, not ${devices}`);
   const location = values.socket === undefined ? defaultSocketLocation() : { path: values.socket };
+  let cluster: ReturnType<typeof clusterOptions>;
+  try {
+    cluster = clusterOptions(values);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  let agent: ClusterAgent | undefined;
   let daemon: Daemon;
   try {
     daemon = new Daemon({
@@ -213,9 +222,23 @@ export async function main(argv: string[]): Promise<void> {
       // turn on (VERBOSE) at any level: those lines are asked for, so written.
       log: (line) => log.write('debug', line),
       notice: (line) => log.info(line),
+      bindReplier: cluster && ((ksock, name) => agent!.bindReplier(ksock, name)),
     });
   } catch (err) {
     fail((err as Error).message);
+  }
+  if (cluster) {
+    try {
+      agent = await ClusterAgent.start(daemon.engine, {
+        ...cluster,
+        log: (line) => log.info(line),
+        onFatal: (why) => die(why, new KbusError('EADDRINUSE')),
+      });
+    } catch (err) {
+      const code = err instanceof ClusterError && err.code === 'KBUS_CLUSTER_BUS_ID_LIVE';
+      die((err as Error).message, code ? new KbusError('EADDRINUSE') : err);
+    }
+    log.info(`joined the cluster at ${cluster.servers.join(',')} as bus ${cluster.busId}`);
   }
   try {
     if (location.privateDir !== undefined) makePrivateDir(location.privateDir);
@@ -249,10 +272,12 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: stopping`);
-    void daemon.close().then(() => {
-      log.info('stopped');
-      process.exit(0);
-    });
+    void (agent?.close() ?? Promise.resolve())
+      .then(() => daemon.close())
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -275,6 +300,7 @@ function parse(argv: string[]) {
       'max-total-queue-bytes': { type: 'string' },
       'log-level': { type: 'string' },
       verbose: { type: 'boolean' },
+      ...CLUSTER_ARGS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },

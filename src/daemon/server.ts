@@ -5,7 +5,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { Engine, type EngineOptions } from '../engine/index.js';
+import { Engine, type EngineKsock, type EngineOptions } from '../engine/index.js';
 import { ENGINE_OPTION_SPEC } from '../engine/options.js';
 import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
@@ -24,6 +24,8 @@ export interface DaemonOptions extends EngineOptions {
    * a client whose connection is closed for breaking the protocol.
    */
   notice?: (line: string) => void;
+  /** Replier BINDs go through this (cluster mode's registry); see ConnectionOptions. */
+  bindReplier?: (ksock: EngineKsock, name: string) => Promise<void>;
 }
 
 /** The codes of DaemonError. */
@@ -60,6 +62,7 @@ const DAEMON_OPTION_SPEC = {
   socketPath: 'string',
   socketMode: 'number',
   notice: 'function',
+  bindReplier: 'function',
 } as const;
 
 /** A system error about the socket path as a DaemonError that says what to do. */
@@ -127,7 +130,14 @@ export class Daemon {
     // Names and types here; the engine's numbers are checked by new Engine() below,
     // still before anything is opened.
     checkOptions('new Daemon()', options, DAEMON_OPTION_SPEC);
-    const { socket, socketPath, socketMode: _mode, notice, ...engineOptions } = options ?? {};
+    const {
+      socket,
+      socketPath,
+      socketMode: _mode,
+      notice,
+      bindReplier,
+      ...engineOptions
+    } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
       throw new TypeError("new Daemon(): give 'socket' only ('socketPath' is its old name)");
     }
@@ -149,7 +159,7 @@ export class Daemon {
       new Connection(
         this.engine,
         new SocketTransport(socket),
-        { maxFrameLength, log, notice },
+        { maxFrameLength, log, notice, bindReplier },
         ++this.connections,
       );
     });

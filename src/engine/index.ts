@@ -1,4 +1,4 @@
-export { Engine } from './engine.js';
+export { type BindingChange, type BindingObserver, Engine } from './engine.js';
 export { EngineKsock, OpenMode } from './ksock.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
