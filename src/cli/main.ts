@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { defaultSocketLocation } from '../protocol/socket-path.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerErrno } from './commands/errno.js';
 import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
 import { registerListen } from './commands/listen.js';
@@ -76,6 +77,7 @@ Examples:
   registerErrno(program, globals);
   registerSpeed(program, globals);
   registerLimpet(program, globals);
+  registerCluster(program, globals);
   program.on('option:version', () => {
     process.stdout.write(`kbus ${packageVersion()}\n`);
     throw new CommanderError(0, 'kbus.version', '');

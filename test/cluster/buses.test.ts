@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { type Ksock, Reply, Status } from '../../src/client/index.js';
-import { bindEventOf, next, receiveUntil, waitReplier } from '../limpet/helpers.js';
+import { bindEventOf, KBUS, next, receiveUntil, waitReplier } from '../limpet/helpers.js';
 import { KBUSD, type RunningDaemon } from '../support/daemon.js';
 import { waitFor, within } from '../support/wait.js';
 import { AGENT, type NatsServer, Stack, waitInterest } from './nats.js';
@@ -238,5 +238,39 @@ describe('cluster mode: three buses on one NATS server', () => {
         }
       }, `another bus to bind ${name} once it is free`);
     }
+  });
+
+  test('kbus cluster shows the live buses, the replier registry and the traffic', async () => {
+    const r = await stack.ksock(c);
+    await r.bind('$.shown.%', { replier: true });
+    const child = spawn(process.execPath, [KBUS, '--json', 'cluster', '--cluster', nats.url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (t) => {
+      stdout += t;
+    });
+    const code = await within(
+      new Promise<number | null>((resolve) => child.once('exit', resolve)),
+      'kbus cluster to finish',
+    );
+    assert.equal(code, 0);
+    const status = JSON.parse(stdout) as {
+      buses: { bus: number; live: boolean; traffic: { sent: number } }[];
+      repliers: { device: number; name: string; bus: number; ksock: number }[];
+    };
+    assert.deepEqual(
+      status.buses.map((x) => [x.bus, x.live]),
+      [
+        [1, true],
+        [2, true],
+        [3, true],
+      ],
+    );
+    assert.ok(status.buses[0]!.traffic.sent > 0);
+    assert.deepEqual(
+      status.repliers.find((x) => x.name === '$.shown.%'),
+      { device: 0, name: '$.shown.%', bus: 3, ksock: r.id },
+    );
   });
 });
