@@ -300,7 +300,50 @@ export class ClusterAgent implements AgentHost {
         this.liveness.reconnected();
         this.log('NATS connection back');
         this.heartbeat();
+        void this.recheckClaims();
       }
+    }
+  }
+
+  /**
+   * Back on NATS (docs/cluster.md section 7, "A bus that comes back"): each
+   * of our repliers is checked against the registry. An entry lost meanwhile
+   * is made again; one another bus took costs our replier the name.
+   * JetStream may need a moment after a server restart: retried a few times.
+   */
+  private async recheckClaims(attempt = 0): Promise<void> {
+    let failed = false;
+    for (const device of this.devices) {
+      for (const [name, claim] of [...device.claims]) {
+        const key = replierKey(device.device, name);
+        try {
+          let entry = await this.kv.repliers.get(key);
+          if (entry === null || entry.operation !== 'PUT') {
+            const value = JSON.stringify({
+              bus: this.busId,
+              ksock: claim.ksockId,
+              instance: this.instance,
+            });
+            try {
+              const revision = await this.kv.repliers.create(key, value);
+              if (device.claims.get(name) === claim)
+                device.claims.set(name, { ...claim, revision });
+              continue;
+            } catch {
+              // Another bus made it first.
+              entry = await this.kv.repliers.get(key);
+            }
+          }
+          if (entry !== null) this.onReplierEntry(entry);
+        } catch (err) {
+          failed = true;
+          this.log(`checking ${name} in the registry: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (failed && attempt < 10 && !this.closing) {
+      await new Promise((r) => setTimeout(r, this.liveness.timeoutMs / 4));
+      await this.recheckClaims(attempt + 1);
     }
   }
 

@@ -27,6 +27,8 @@ export interface NatsServer {
   readonly url: string;
   readonly port: number;
   readonly process: ChildProcess;
+  /** Its command line, to start it again on the same port and store. */
+  readonly args: string[];
   log(): string;
   /** SIGKILL and wait for the exit. */
   kill(): Promise<void>;
@@ -55,6 +57,7 @@ function run(args: string[], cleanup: Set<() => unknown>): NatsServer & { starte
     url: `nats://127.0.0.1:${port}`,
     port,
     process: child,
+    args,
     log: () => text,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -84,6 +87,14 @@ export class Stack {
     );
     await server.started;
     return server;
+  }
+
+  /** Starts a killed nats-server again: same port, same JetStream store. */
+  async restart(server: NatsServer): Promise<NatsServer> {
+    await server.kill();
+    const again = run(server.args, this.actions);
+    await again.started;
+    return again;
   }
 
   /** Three nats-servers with JetStream, routed to one another. */
