@@ -5,9 +5,11 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon, limpet).
+ * daemon, limpet, cluster). The cluster section needs nats-server; without
+ * it, it says so in one line and is skipped.
  */
 import os from 'node:os';
+import { clusterSection } from './cluster.js';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
@@ -30,6 +32,11 @@ const sections: Section[] = [
     key: 'limpet',
     title: 'Across a Limpet pair (loopback TCP), against a single bus',
     run: limpetSection,
+  },
+  {
+    key: 'cluster',
+    title: 'Cluster mode: two kbusd through NATS, against a Limpet pair and a single bus',
+    run: clusterSection,
   },
 ];
 
