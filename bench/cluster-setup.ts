@@ -63,8 +63,12 @@ export async function startClusterBus(
   fleet: Fleet,
   url: string,
   busId: number,
+  options: readonly string[] = [],
 ): Promise<ClusterBus> {
-  const server = await fleet.startKbusd([], ['--cluster', url, '--bus-id', String(busId)]);
+  const server = await fleet.startKbusd(
+    [],
+    ['--cluster', url, '--bus-id', String(busId), ...options],
+  );
   const watch = await Ksock.connect({ socket: server.socket });
   return { server, watch, busId };
 }
