@@ -324,10 +324,13 @@ export class ClusterAgent implements AgentHost {
               ksock: claim.ksockId,
               instance: this.instance,
             });
+            // Unbound while we asked: nothing to make again.
+            if (device.claims.get(name) !== claim) continue;
             try {
               const revision = await this.kv.repliers.create(key, value);
               if (device.claims.get(name) === claim)
                 device.claims.set(name, { ...claim, revision });
+              else this.dropClaim(device.device, name, revision);
               continue;
             } catch {
               // Another bus made it first.

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { connect } from 'nats';
 import { type Ksock, type Reply, Status } from '../../src/client/index.js';
+import { Buckets, replierKey } from '../../src/cluster/subjects.js';
 import { waitReplier } from '../limpet/helpers.js';
 import { waitFor, within } from '../support/wait.js';
 import { AGENT, Stack, waitInterest } from './nats.js';
@@ -105,5 +107,27 @@ describe('cluster mode: NATS lost, remote queues full', () => {
     const m = await within(r.receive(), 'the first request');
     await r.replyTo(m, 'one!');
     assert.equal(text(await within(first, 'the first answer')), 'one!');
+  });
+
+  test('a registry entry lost while the bus was away from NATS is made again when NATS returns', async () => {
+    let nats = await stack.nats();
+    const a = await stack.kbusd([nats.url], 61);
+    const b = await stack.kbusd([nats.url], 62);
+    const r = await stack.ksock(b);
+    await r.bind('$.out.kept', { replier: true });
+    echo(r);
+    const sa = await stack.ksock(a);
+    await waitReplier(sa, '$.out.kept', (id) => id === AGENT);
+    // The store loses bus 62's entry (as a NATS store that lost its data would):
+    // bus 61 drops its proxy, while bus 62's replier is still bound there.
+    const nc = await connect({ servers: nats.url });
+    const kv = await nc.jetstream().views.kv(Buckets.REPLIERS, { bindOnly: true });
+    await kv.delete(replierKey(0, '$.out.kept'));
+    await nc.close();
+    await waitReplier(sa, '$.out.kept', (id) => id === 0);
+    nats = await stack.restart(nats);
+    // Back on NATS, bus 62 checks its repliers against the registry and makes the entry again.
+    await waitReplier(sa, '$.out.kept', (id) => id === AGENT);
+    await answered(sa, '$.out.kept', 'again');
   });
 });
