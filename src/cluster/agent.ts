@@ -20,13 +20,7 @@ import {
 } from 'nats';
 import type { Engine, EngineKsock } from '../engine/index.js';
 import { KbusError, type Message } from '../wire/index.js';
-import {
-  type AgentHost,
-  DeviceAgent,
-  decodeFromNats,
-  encodeForNats,
-  type ReplierEntry,
-} from './device-agent.js';
+import { type AgentHost, DeviceAgent, decodeFromNats, encodeForNats } from './device-agent.js';
 import { Liveness } from './liveness.js';
 import {
   Buckets,
