@@ -54,7 +54,7 @@ const SIDE_TEXT: Record<Side, string> = {
   single: 'single bus',
 };
 
-interface Buses {
+export interface Buses {
   /** Bus A (the Limpet client's), bus B (the Limpet server's), the single bus S. */
   a: Server;
   b: Server;
@@ -75,7 +75,7 @@ interface Context {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A free TCP port: listen on port 0 (all interfaces, as the Limpet server will), then close. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -88,7 +88,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Polls `test` every few ms until it holds, or throws `what` after `timeoutMs`. */
-async function until(
+export async function until(
   test: () => Promise<boolean>,
   timeoutMs: number,
   what: () => string,
@@ -106,7 +106,7 @@ async function queues(watch: Ksock): Promise<number[]> {
 }
 
 /** Waits until no Ksock on these buses has anything queued. */
-async function quiet(watches: readonly Ksock[]): Promise<void> {
+export async function quiet(watches: readonly Ksock[]): Promise<void> {
   let last: number[][] = [];
   await until(
     async () => {
@@ -118,7 +118,7 @@ async function quiet(watches: readonly Ksock[]): Promise<void> {
   );
 }
 
-async function startBuses(fleet: Fleet): Promise<Buses> {
+export async function startBuses(fleet: Fleet): Promise<Buses> {
   const [a, b, s] = await Promise.all([fleet.startKbusd(), fleet.startKbusd(), fleet.startKbusd()]);
   const port = await freePort();
   // limpet.md: start the server first; the client retries until it is up.

@@ -205,14 +205,25 @@ export class Fleet {
     return this.startServer(label, argv, bus, readyText);
   }
 
+  /** Starts a program other than Node (nats-server); resolves once its stderr shows `readyText`. */
+  startProgram(
+    label: string,
+    command: string,
+    args: readonly string[],
+    readyText: string,
+  ): Promise<Server> {
+    return this.startServer(label, [...args], '', readyText, command);
+  }
+
   private async startServer(
     label: string,
     argv: string[],
     socket: string,
     readyText: string,
+    command = process.execPath,
   ): Promise<Server> {
     // stdin is a pipe: the relay exits when it closes.
-    const child = this.track(spawn(process.execPath, argv, { stdio: ['pipe', 'ignore', 'pipe'] }));
+    const child = this.track(spawn(command, argv, { stdio: ['pipe', 'ignore', 'pipe'] }));
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {

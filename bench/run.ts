@@ -5,10 +5,12 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon, network, limpet, compat, browser).
+ * daemon, network, limpet, compat, browser, cluster). The cluster section
+ * needs nats-server; without it, it says so in one line and is skipped.
  */
 import os from 'node:os';
 import { browserSection } from './browser.js';
+import { clusterSection } from './cluster.js';
 import { compatSection } from './compat.js';
 import { daemonSection } from './daemon.js';
 import { engineSection } from './engine.js';
@@ -49,6 +51,11 @@ const sections: Section[] = [
     key: 'compat',
     title: 'A C program through the /dev/kbusN layer, against the TypeScript client',
     run: compatSection,
+  },
+  {
+    key: 'cluster',
+    title: 'Cluster mode: two kbusd through NATS, against a Limpet pair and a single bus',
+    run: clusterSection,
   },
 ];
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { defaultSocketLocation } from '../protocol/socket-path.js';
 import { registerCapture } from './commands/capture.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerDevice } from './commands/device.js';
 import { registerErrno } from './commands/errno.js';
 import { normaliseLimpetArgs, registerLimpet } from './commands/limpet.js';
@@ -103,6 +104,7 @@ Examples:
   registerLimpet(program, globals);
   registerRun(program, globals);
   registerCapture(program, globals);
+  registerCluster(program, globals);
   program.on('option:version', () => {
     process.stdout.write(`kbus ${packageVersion()}\n`);
     throw new CommanderError(0, 'kbus.version', '');

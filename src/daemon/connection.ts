@@ -82,6 +82,12 @@ export interface ConnectionOptions {
   preOpenFrameLength?: number | undefined;
   /** Told once the connection is gone and its Ksock released. */
   released?: (() => void) | undefined;
+  /**
+   * Binds `ksock` as replier to `name` once something outside the engine
+   * has agreed (cluster mode: the replier registry). Frames after such a
+   * BIND wait for it, so that answers stay in order.
+   */
+  bindReplier?: ((ksock: EngineKsock, name: string) => Promise<void>) | undefined;
 }
 
 /** docs/network.md AUTH: the methods it knows. */
@@ -96,6 +102,8 @@ export class Connection {
   private pumpScheduled = false;
   private yielding = false;
   private closed = false;
+  /** Frames that arrived while a replier BIND waits (see ConnectionOptions.bindReplier). */
+  private held: Frame[] | undefined;
   readonly name: string;
 
   constructor(
@@ -146,7 +154,10 @@ export class Connection {
 
   private onData(chunk: Uint8Array): void {
     try {
-      this.decoder.push(chunk, (frame) => this.handle(frame));
+      this.decoder.push(chunk, (frame) => {
+        if (this.held) this.held.push(frame);
+        else this.handle(frame);
+      });
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       // protocol.md: a frame whose length cannot be a frame closes the connection.
@@ -290,6 +301,11 @@ export class Connection {
         const name = nameAt(payload, 1);
         if (op === Op.BIND) {
           this.options.session?.checkBind(name, isReplier);
+          const bindReplier = this.options.bindReplier;
+          if (isReplier && bindReplier) {
+            this.hold(op, tag, bindReplier(ksock, name));
+            return;
+          }
           ksock.bind(name, isReplier);
         } else ksock.unbind(name, isReplier);
         w.response(op, tag, 0);
@@ -354,6 +370,33 @@ export class Connection {
       default:
         this.fail(op, tag, 'ENOTTY');
     }
+  }
+
+  /** Answers `op` when `done` settles; until then later frames wait, in order. */
+  private hold(op: number, tag: number, done: Promise<void>): void {
+    this.held = [];
+    this.transport.pause();
+    done
+      .then(
+        () => this.writer.response(op, tag, 0),
+        (err: unknown) => this.fail(op, tag, err instanceof KbusError ? err.code : 'EAGAIN'),
+      )
+      .finally(() => {
+        const frames = this.held ?? [];
+        this.held = undefined;
+        if (this.closed) return;
+        for (const [i, frame] of frames.entries()) {
+          if (this.held !== undefined) {
+            (this.held as Frame[]).push(...frames.slice(i));
+            break;
+          }
+          this.handle(frame);
+        }
+        this.pump();
+        if (this.held === undefined && !this.yielding && !this.writer.blocked) {
+          this.transport.resume();
+        }
+      });
   }
 
   private open(tag: number, payload: Uint8Array): void {

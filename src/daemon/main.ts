@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chown } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { ClusterAgent, ClusterError } from '../cluster/index.js';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_MESSAGES,
@@ -15,6 +16,7 @@ import {
 } from '../engine/index.js';
 import { defaultSocketLocation, makePrivateDir } from '../protocol/socket-path.js';
 import { KbusError } from '../wire/index.js';
+import { CLUSTER_ARGS, CLUSTER_HELP, clusterOptions } from './cluster-options.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 import { NETWORK_HELP, networkOptions } from './network-options.js';
 import { notifyReady } from './notify.js';
@@ -77,7 +79,7 @@ ${NETWORK_HELP}  --http HOST:PORT          serve GET /metrics (Prometheus), /hea
   --verbose                 the same as --log-level debug
   -h, --help                show this help
   -V, --version             show the version
-
+${CLUSTER_HELP}
 BYTES is a whole number of bytes, or one with a suffix K, M or G (or KiB, MiB,
 GiB), powers of 1024: 64M is 64 MiB.
 
@@ -209,6 +211,13 @@ export async function main(argv: string[]): Promise<void> {
   const { policyFile, loadPolicy } = net;
   const unixPath = net.unixPath;
   const location = unixPath === undefined ? defaultSocketLocation() : { path: unixPath };
+  let cluster: ReturnType<typeof clusterOptions>;
+  try {
+    cluster = clusterOptions(values);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  let agent: ClusterAgent | undefined;
   let daemon: Daemon;
   try {
     daemon = new Daemon({
@@ -236,9 +245,23 @@ export async function main(argv: string[]): Promise<void> {
       policy: net.policy,
       maxConnections: net.maxConnections,
       limits: net.limits,
+      bindReplier: cluster && ((ksock, name) => agent!.bindReplier(ksock, name)),
     });
   } catch (err) {
     fail((err as Error).message);
+  }
+  if (cluster) {
+    try {
+      agent = await ClusterAgent.start(daemon.engine, {
+        ...cluster,
+        log: (line) => log.info(line),
+        onFatal: (why) => die(why, new KbusError('EADDRINUSE')),
+      });
+    } catch (err) {
+      const code = err instanceof ClusterError && err.code === 'KBUS_CLUSTER_BUS_ID_LIVE';
+      die((err as Error).message, code ? new KbusError('EADDRINUSE') : err);
+    }
+    log.info(`joined the cluster at ${cluster.servers.join(',')} as bus ${cluster.busId}`);
   }
   try {
     if (location.privateDir !== undefined) makePrivateDir(location.privateDir);
@@ -278,10 +301,12 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: stopping`);
-    void daemon.close().then(() => {
-      log.info('stopped');
-      process.exit(0);
-    });
+    void (agent?.close() ?? Promise.resolve())
+      .then(() => daemon.close())
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
   };
   // SIGHUP rereads the policy: new operations follow it, connections stay.
   process.on('SIGHUP', () => {
@@ -331,6 +356,7 @@ function parse(argv: string[]) {
       'max-identity-queue-bytes': { type: 'string' },
       http: { type: 'string' },
       verbose: { type: 'boolean' },
+      ...CLUSTER_ARGS,
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },

@@ -5,7 +5,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { Engine, type EngineOptions } from '../engine/index.js';
+import { Engine, type EngineKsock, type EngineOptions } from '../engine/index.js';
 import { ENGINE_OPTION_SPEC } from '../engine/options.js';
 import { MIN_FRAME_LENGTH } from '../protocol/index.js';
 import { SocketTransport } from '../protocol/socket-transport.js';
@@ -31,6 +31,8 @@ export interface DaemonOptions extends EngineOptions, GatewayOptions {
   notice?: (line: string) => void;
   /** `HOST:PORT` for the HTTP listener: /metrics, /healthz and the console (none by default). */
   http?: string;
+  /** Replier BINDs go through this (cluster mode's registry); see ConnectionOptions. */
+  bindReplier?: (ksock: EngineKsock, name: string) => Promise<void>;
 }
 
 /** The codes of DaemonError. */
@@ -85,6 +87,7 @@ const DAEMON_OPTION_SPEC = {
     test: (v: unknown) => typeof v === 'object' && v !== null,
   },
   maxConnections: 'number',
+  bindReplier: 'function',
 } as const;
 
 /** A system error about the socket path as a DaemonError that says what to do. */
@@ -171,6 +174,7 @@ export class Daemon {
       policy,
       limits,
       maxConnections,
+      bindReplier,
       ...engineOptions
     } = options ?? {};
     if (socket !== undefined && socketPath !== undefined && socket !== socketPath) {
@@ -193,7 +197,7 @@ export class Daemon {
     this.gateway = new Gateway(
       this.engine,
       { listen, tls, insecure, policy, limits, maxConnections },
-      { maxFrameLength, log, notice },
+      { maxFrameLength, log, notice, bindReplier },
       () => ++this.connections,
       notice ?? (() => {}),
       { listeners: this.listenerStats, unix: `unix:${path}` },
@@ -216,6 +220,7 @@ export class Daemon {
           maxFrameLength,
           log,
           notice,
+          bindReplier,
           refused: (reason) => this.listenerStats.refused(listener, reason),
         },
         ++this.connections,

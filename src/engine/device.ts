@@ -21,10 +21,10 @@ import {
   NO_ID,
   stamp,
 } from '../wire/index.js';
+import { DeviceCounters } from './counters.js';
 import { EngineKsock } from './ksock.js';
 import type { KsockHost, ReleasedState } from './ksock-host.js';
 import type { QueueBudget } from './message-queue.js';
-import { DeviceCounters } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { QueuedMessage } from './queued.js';
 import { type Binding, Router } from './router.js';
@@ -52,6 +52,8 @@ export interface DeviceHost {
   roomMayHaveAppeared(): void;
   /** Whether `device` has ALL_OR_WAIT sends pending. */
   setWaiting(device: Device, waiting: boolean): void;
+  /** A binding was added (or removed) on `device` (see Engine.onBindingChange). */
+  bindingChanged(device: number, binding: Binding<Ksock>, added: boolean): void;
 }
 
 export class Device implements KsockHost<Ksock> {
@@ -187,6 +189,36 @@ export class Device implements KsockHost<Ksock> {
     } finally {
       this.flush();
     }
+  }
+
+  /**
+   * A listener copy of a message sent elsewhere (a request or reply on
+   * another bus): it goes to this device's matching listeners only, never
+   * to a replier or a requester, and a full listener misses it. The id is
+   * kept if it has a network id, as for any SEND.
+   */
+  sendCopy(sender: Ksock, message: Message): MessageId {
+    try {
+      const stamped = stamp(
+        message,
+        message.id.networkId === 0 ? { networkId: 0, serialNum: this.nextSerialNum() } : message.id,
+        sender.id,
+      );
+      for (const listener of this.router.route(stamped.name).listeners) {
+        if (!listener.ksock.isFull(false)) this.push(listener.ksock, stamped, listener, false);
+      }
+      return stamped.id;
+    } finally {
+      this.flush();
+    }
+  }
+
+  /** The replier bound to exactly `name` here loses that binding, as if it had unbound. */
+  evictReplier(name: string): boolean {
+    const binding = this.router.replierFor(name);
+    if (binding === undefined) return false;
+    binding.ksock.unbind(name, true);
+    return true;
   }
 
   /** SEND again of the message whose earlier SEND returned EAGAIN. */
@@ -389,6 +421,7 @@ export class Device implements KsockHost<Ksock> {
       if (isReplier && this.reportingReplierBinds) this.announceBind(ksock, true, name);
       const binding: Binding<Ksock> = { ksock, isReplier, name };
       this.router.add(binding);
+      this.engine.bindingChanged(this.index, binding, true);
       if (this.verbose) this.debug(`${ksock.id} bound ${isReplier ? 'R' : 'L'} '${name}'`);
       return binding;
     } finally {
@@ -419,6 +452,7 @@ export class Device implements KsockHost<Ksock> {
       }
       this.unbindEvents.forgetBinding(binding);
       this.router.remove(binding);
+      this.engine.bindingChanged(this.index, binding, false);
       if (name === MessageNames.REPLIER_BIND_EVENT) this.unbindEvents.forgetKsock(ksock);
       if (ksock.queued < queuedBefore) this.moveUnsentUnbind(ksock);
       if (this.verbose) this.debug(`${ksock.id} unbound ${isReplier ? 'R' : 'L'} '${name}'`);
@@ -525,7 +559,10 @@ export class Device implements KsockHost<Ksock> {
 
     // Its bindings, newest first; each replier binding is reported if asked.
     // All are removed before any is reported, so it hears none of its own.
-    for (const binding of left.bindings) this.router.remove(binding);
+    for (const binding of left.bindings) {
+      this.router.remove(binding);
+      this.engine.bindingChanged(this.index, binding, false);
+    }
     if (this.reportingReplierBinds) {
       for (const binding of left.bindings) {
         if (binding.isReplier) this.reportUnbindingSafely(ksock, binding.name);

@@ -16,6 +16,17 @@ import {
   resolveOptions,
 } from './options.js';
 import { bindingsText, statsText } from './proc.js';
+import type { Binding } from './router.js';
+
+/** A binding added or removed (Engine.onBindingChange). */
+export interface BindingChange {
+  readonly device: number;
+  readonly ksockId: number;
+  readonly name: string;
+  readonly isReplier: boolean;
+  readonly added: boolean;
+}
+export type BindingObserver = (change: BindingChange) => void;
 
 export class Engine implements DeviceHost {
   readonly options: ResolvedOptions;
@@ -26,6 +37,14 @@ export class Engine implements DeviceHost {
   private readonly devices: Device[] = [];
   /** Devices with ALL_OR_WAIT sends pending. */
   private readonly waitingDevices = new Set<Device>();
+
+  /**
+   * Called after every binding added or removed, on any device, with the
+   * device index, the Ksock's id, the name and whether it is a replier
+   * binding. For whoever mirrors the bindings elsewhere (cluster mode); it
+   * must not call back into the engine.
+   */
+  onBindingChange: BindingObserver | undefined;
 
   constructor(options: EngineOptions = {}) {
     this.options = resolveOptions(options);
@@ -67,6 +86,27 @@ export class Engine implements DeviceHost {
     }
     this.devices.push(new Device(this, index));
     return index;
+  }
+
+  /**
+   * The replier bound to exactly `name` on `device` loses that binding, as
+   * if it had unbound (its queued requests get `$.KBUS.Replier.Unbound`).
+   * False if there was none.
+   */
+  evictReplier(device: number, name: string): boolean {
+    const found = this.devices[device];
+    return found === undefined ? false : found.evictReplier(name);
+  }
+
+  /** @internal */
+  bindingChanged(device: number, binding: Binding<EngineKsock>, added: boolean): void {
+    this.onBindingChange?.({
+      device,
+      ksockId: binding.ksock.id,
+      name: binding.name,
+      isReplier: binding.isReplier,
+      added,
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-export { Engine } from './engine.js';
+export { type BindingChange, type BindingObserver, Engine } from './engine.js';
 export { EngineKsock, type KsockGuard, OpenMode } from './ksock.js';
 export { QueueBudget } from './message-queue.js';
 export {

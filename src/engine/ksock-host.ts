@@ -25,6 +25,8 @@ export interface KsockHost<K> {
   /** SEND of `message` (kbus_send), or of the pending ALL_OR_WAIT send again. */
   send(sender: K, message: Message): MessageId;
   resend(sender: K): MessageId;
+  /** A listener copy of a message sent elsewhere (Device.sendCopy). */
+  sendCopy(sender: K, message: Message): MessageId;
   /** An ALL_OR_WAIT send of `sender` is still pending. */
   isSending(sender: K): boolean;
   abandonPending(sender: K): void;

@@ -163,6 +163,16 @@ export class EngineKsock {
   }
 
   /**
+   * Delivers `init` to the device's matching listeners only, as a copy of a
+   * message sent on another bus: no replier gets it and no reply is
+   * awaited. For whoever joins buses in one process (cluster mode).
+   */
+  sendCopy(init: MessageInit): MessageId {
+    this.checkWritable();
+    return this.host.sendCopy(this, validateMessage(init, this.host.maxMessageSize));
+  }
+
+  /**
    * SENDMSG with the message's bytes: WRITE of them all, then SEND. With
    * `adopt`, the engine keeps and changes `bytes` instead of copying them
    * (the caller must not use them again), as the daemon does with what it

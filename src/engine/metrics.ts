@@ -1,36 +1,12 @@
 /**
- * What a device counts as messages pass, for monitoring (kbusd's /metrics,
- * the console). Plain integer fields bumped on the send path: no I/O, no
- * allocation, nothing looked up. Everything that can be read off the
- * current state instead (Ksocks open, messages and bytes queued, requests
- * outstanding) is computed when asked, by Engine.metrics().
+ * The bus as a monitor sees it (kbusd's /metrics, the console): the
+ * devices' counters (counters.ts) beside what can be read off the current
+ * state (Ksocks open, messages and bytes queued, requests outstanding),
+ * computed when asked, by Engine.metrics().
  */
 import { MessageNames } from '../wire/index.js';
 import type { Device } from './device.js';
 import type { QueueBudget } from './message-queue.js';
-
-export class DeviceCounters {
-  /** Messages given an id and offered to their recipients (SEND, SENDMSG), status messages excluded. */
-  sent = 0;
-  /** Copies queued for a recipient (a message to three listeners counts three). */
-  delivered = 0;
-  /** Copies a listener missed because its queue was full (Kbus.txt "Queues filling up"). */
-  missed = 0;
-  /** Sends refused (EBUSY, EAGAIN, EADDRNOTAVAIL...), by errno name. */
-  readonly refused = new Map<string, number>();
-  /** Status messages KBUS generated, by name ($.KBUS.Replier.GoneAway...). */
-  readonly status = new Map<string, number>();
-
-  /** @internal A send failed with `code`: not on the path of a send that works. */
-  refuse(code: string): void {
-    this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
-  }
-
-  /** @internal KBUS made a status message (not the path of an ordinary message). */
-  generated(name: string): void {
-    this.status.set(name, (this.status.get(name) ?? 0) + 1);
-  }
-}
 
 /** The status messages KBUS generates, so that a scrape shows each (at 0) before it first happens. */
 export const STATUS_MESSAGE_NAMES: readonly string[] = [

@@ -206,4 +206,20 @@ describe('drawTop (one screen of kbus top)', () => {
     assert.equal(screen.length, 11);
     for (const line of screen) assert.ok(line.length <= 30, line);
   });
+
+  test('in cluster mode, a proxy replier shows the bus and Ksock holding the name', () => {
+    const proxied: BindingRecord[] = [
+      ...bindings,
+      { device: 0, ksock: 7, pid: 4000, replier: true, name: '$.Far' },
+    ];
+    const remote = [
+      { device: 0, name: '$.Svc', bus: 1, ksock: 11 },
+      { device: 0, name: '$.Far', bus: 2, ksock: 5 },
+    ];
+    const text = plain(drawTop(devices, proxied, new Map(), 'HEADER', 200, 50, remote)).join('\n');
+    // Ksock 7 proxies $.Far for bus 2's Ksock 5; Ksock 11 holds $.Svc itself.
+    assert.match(text, /^ +7 +4000 .*R \$\.Far \(bus 2 Ksock 5\)$/m);
+    assert.match(text, /^ +11 +4242 .*R \$\.Svc, L \$\.News\.\*/m);
+    assert.doesNotMatch(text, /\$\.Svc \(bus/);
+  });
 });

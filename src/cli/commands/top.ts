@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { clusterStatus, type ReplierStatus } from '../../cluster/status.js';
 import {
   CliError,
   CliErrorCode,
@@ -33,7 +34,23 @@ function row(
   return `  ${id.padStart(5)} ${pid.padStart(8)}  ${queue}  ${unreplied.padStart(9)}  ${awaiting.padStart(8)}  ${names}`;
 }
 
-/** One screen of `kbus top`. `rates` is messages per second per device. */
+/**
+ * A binding as top shows it. In cluster mode a replier binding whose registry
+ * entry names another Ksock is the cluster agent's proxy (docs/cluster.md
+ * section 2): shown with the bus and Ksock that really hold the name.
+ */
+function bindingText(b: BindingRecord, remote: readonly ReplierStatus[]): string {
+  if (!b.replier) return `L ${b.name}`;
+  const owner = remote.find((r) => r.device === b.device && r.name === b.name);
+  return owner === undefined || owner.ksock === b.ksock
+    ? `R ${b.name}`
+    : `R ${b.name} (bus ${owner.bus} Ksock ${owner.ksock})`;
+}
+
+/**
+ * One screen of `kbus top`. `rates` is messages per second per device;
+ * `remote` the cluster's replier registry (empty when not asked for).
+ */
 export function drawTop(
   devices: DeviceStats[],
   bindings: BindingRecord[],
@@ -41,6 +58,7 @@ export function drawTop(
   header: string,
   width: number,
   height: number,
+  remote: readonly ReplierStatus[] = [],
 ): string {
   const lines: string[] = [pc.bold(header), ''];
   for (const device of devices) {
@@ -56,7 +74,7 @@ export function drawTop(
     for (const k of device.ksocks) {
       const mine = bindings.filter((b) => b.device === device.index && b.ksock === k.id);
       const pid = mine[0]?.pid;
-      const names = mine.map((b) => `${b.replier ? 'R' : 'L'} ${b.name}`).join(', ');
+      const names = mine.map((b) => bindingText(b, remote)).join(', ');
       const queue = `${bar(k.queued, k.maxMessages, 10)} ${`${k.queued}/${k.maxMessages}`.padEnd(9)}`;
       lines.push(
         row(
@@ -99,6 +117,10 @@ export function registerTop(program: Command, globals: () => GlobalOptions): voi
     .command('top')
     .description('a live view of every device: Ksocks, bindings, queues, messages per second')
     .option('-i, --interval <seconds>', 'refresh interval', '1')
+    .option(
+      '--cluster <urls>',
+      "in cluster mode, the NATS servers: the agent's proxy repliers then show the bus holding each name",
+    )
     .addHelpText(
       'after',
       `
@@ -111,7 +133,7 @@ Examples:
   kbus top
   kbus top --interval 0.5 --socket /run/kbus.sock`,
     )
-    .action(async (options: { interval: string }) => {
+    .action(async (options: { interval: string; cluster?: string }) => {
       const g = globals();
       const interval = parseSeconds(options.interval, '--interval');
       if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -138,7 +160,16 @@ Examples:
       out.write(ENTER);
       const previous = new Map<number, { serial: number; at: number }>();
       const draw = async () => {
-        const [statsText, bindingsText] = await Promise.all([bus.stats(), bus.bindings()]);
+        const [statsText, bindingsText, remote] = await Promise.all([
+          bus.stats(),
+          bus.bindings(),
+          options.cluster === undefined
+            ? []
+            : clusterStatus(options.cluster.split(','), 0).then(
+                (status) => status.repliers,
+                () => [], // NATS unreachable for now: shown without owners
+              ),
+        ]);
         const now = performance.now();
         const devices = parseStats(statsText);
         const rates = new Map<number, number>();
@@ -161,6 +192,7 @@ Examples:
               header,
               out.columns ?? 80,
               out.rows ?? 24,
+              remote,
             ),
         );
       };
