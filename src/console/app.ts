@@ -106,7 +106,15 @@ export class ConsoleApp {
   private async poll(): Promise<void> {
     const status = document.getElementById('status');
     try {
-      const res = await fetch('/api/state', { cache: 'no-store' });
+      // Under a policy, the state is for identities that may inspect the bus: send the token.
+      const headers: Record<string, string> =
+        this.settings.token === '' ? {} : { authorization: `Bearer ${this.settings.token}` };
+      const res = await fetch('/api/state', { cache: 'no-store', headers });
+      if (res.status === 401) {
+        if (status)
+          fill(status, 'the policy needs a token that may inspect the bus: enter it under Tap');
+        return;
+      }
       const state = (await res.json()) as BusState;
       this.model.update(state);
       if (this.settings.url === '') this.settings.url = this.model.webSocketUrls()[0] ?? '';

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CONSOLE_HTML } from '../console/page.js';
+import { requestToken } from './listeners/network.js';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 
 /** What the HTTP listener serves from. */
@@ -18,6 +19,12 @@ export interface HttpSource {
   metricsText(): string;
   /** The console's snapshot of the bus (JSON). */
   state(): unknown;
+  /**
+   * Whether a request bearing `token` (or none) may read the bus's state:
+   * under a policy, only an identity with an `inspect` rule, as for
+   * BINDINGS and STATS; without one, anyone.
+   */
+  mayInspect(token: string | undefined): boolean;
 }
 
 /** The compiled modules a page may import under /js/: the browser client's import graph and the console. */
@@ -82,6 +89,20 @@ export class HttpListener {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       this.send(res, 405, 'text/plain', 'only GET and HEAD\n');
+      return;
+    }
+    // The bus's state names every Ksock and binding: the policy's `inspect` decides, as for STATS.
+    if (
+      (path === '/metrics' || path === '/api/state') &&
+      !this.source.mayInspect(requestToken(req))
+    ) {
+      res.setHeader('www-authenticate', 'Bearer realm="kbusd"');
+      this.send(
+        res,
+        401,
+        'text/plain',
+        'the policy lets only an identity with an inspect rule read this: send its token (Authorization: Bearer, ?token= or the kbus_token cookie)\n',
+      );
       return;
     }
     if (path === '/metrics') {

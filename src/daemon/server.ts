@@ -255,6 +255,14 @@ export class Daemon {
     });
   }
 
+  /** GET /metrics and /api/state: may a request with this token read them (see HttpSource)? */
+  mayInspect(token: string | undefined): boolean {
+    const policy = this.gateway.gate.policy;
+    if (policy === undefined) return true;
+    const identity = token === undefined ? policy.anonymousUser : policy.userForToken(token);
+    return identity !== undefined && policy.grantsFor(identity).inspect !== undefined;
+  }
+
   /** GET /api/state: what the console shows. */
   state(): ConsoleState {
     return consoleState(this.engine.metrics(), this.listenerStats);

@@ -4,9 +4,12 @@
  * GET /healthz; unknown paths and methods.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
-import { type RunningDaemon, startDaemon } from '../support/daemon.js';
+import { type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
 import { waitFor, within } from '../support/wait.js';
 
 interface Sample {
@@ -201,5 +204,53 @@ describe('kbusd --http', () => {
 
   test('a bad --http address is a usage error', async () => {
     await assert.rejects(startDaemon(['--http', 'nowhere']), /--http takes HOST:PORT/);
+  });
+});
+
+describe('kbusd --http under a policy', () => {
+  const sha = (token: string) => createHash('sha256').update(token).digest('hex');
+  const dir = tempDir('kbus-http-policy-');
+  let daemon: RunningDaemon;
+  let base: string;
+
+  before(async () => {
+    const policy = join(dir.path, 'kbus.policy');
+    writeFileSync(
+      policy,
+      `user watcher token sha256:${sha('watch-token')}\nuser worker token sha256:${sha('work-token')}\nallow watcher inspect\nallow worker open 0 rw\n`,
+    );
+    daemon = await startDaemon(['--http', '127.0.0.1:0', '--policy', policy]);
+    base = httpBase(daemon);
+  });
+  after(async () => {
+    await daemon.stop();
+    dir.remove();
+  });
+
+  test('/metrics and /api/state need the token of an identity with an inspect rule', async () => {
+    for (const path of ['/metrics', '/api/state']) {
+      const none = await fetch(`${base}${path}`);
+      assert.equal(none.status, 401, `${path} without a token`);
+      assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+      const wrong = await fetch(`${base}${path}`, { headers: { authorization: 'Bearer nope' } });
+      assert.equal(wrong.status, 401, `${path} with an unknown token`);
+      const worker = await fetch(`${base}${path}`, {
+        headers: { authorization: 'Bearer work-token' },
+      });
+      assert.equal(worker.status, 401, `${path} for an identity without inspect`);
+      const watcher = await fetch(`${base}${path}`, {
+        headers: { authorization: 'Bearer watch-token' },
+      });
+      assert.equal(watcher.status, 200, `${path} for an identity with inspect`);
+      const cookie = await fetch(`${base}${path}`, {
+        headers: { cookie: 'kbus_token=watch-token' },
+      });
+      assert.equal(cookie.status, 200, `${path} with the token as a cookie`);
+    }
+  });
+
+  test('/healthz and the console page itself need no token', async () => {
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/`)).status, 200);
   });
 });
