@@ -6,10 +6,32 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { connect } from 'nats';
 import { Ksock } from '../../src/client/index.js';
 import { freePort } from '../limpet/helpers.js';
 import { type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
 import { waitFor } from '../support/wait.js';
+
+/**
+ * Waits until the JetStream of the servers at `urls` makes a key-value
+ * bucket (so a cluster has elected its meta leader), as kbusd's first step
+ * in the cluster does.
+ */
+async function jetStreamReady(urls: string[]): Promise<void> {
+  const nc = await connect({ servers: urls, maxReconnectAttempts: -1 });
+  try {
+    await waitFor(async () => {
+      try {
+        await nc.jetstream({ timeout: 1000 }).views.kv('kbus_test_ready', { history: 1 });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'the JetStream cluster to elect a meta leader and make a bucket');
+  } finally {
+    await nc.close();
+  }
+}
 
 /** The nats-server to run: $NATS_SERVER, else the one on PATH. */
 export function natsServerPath(): string {
@@ -125,13 +147,8 @@ export class Stack {
       ),
     );
     await Promise.all(servers.map((s) => s.started));
-    // JetStream needs a meta leader before buckets can be made.
-    await waitFor(
-      () =>
-        servers.some((s) => /JetStream cluster new metadata leader|meta leader/i.test(s.log())) ||
-        servers.every((s) => s.log().includes('JetStream cluster')),
-      'the JetStream cluster to elect a leader',
-    );
+    // JetStream needs a meta leader before buckets can be made: wait until one can be.
+    await jetStreamReady(ports.map((p) => `nats://127.0.0.1:${p}`));
     return servers;
   }
 
