@@ -72,6 +72,22 @@ export interface Traffic {
 
 export const DEFAULT_CLUSTER_TIMEOUT_MS = 3000;
 
+/** The cluster as one bus sees it (ClusterAgent.view()). */
+export interface ClusterView {
+  /** This bus's id. */
+  readonly bus: number;
+  /** The other buses heard of; `silentMs` since the last heartbeat. */
+  readonly peers: readonly { bus: number; live: boolean; silentMs: number }[];
+  /** The replier registry: who holds each name, and whether that bus is live. */
+  readonly repliers: readonly {
+    device: number;
+    name: string;
+    bus: number;
+    ksock: number;
+    live: boolean;
+  }[];
+}
+
 interface BusRecord {
   bus: number;
   instance: string;
@@ -359,6 +375,23 @@ export class ClusterAgent implements AgentHost {
   }
 
   // --- AgentHost --------------------------------------------------------------
+
+  /** What the console shows of the cluster: this bus, the others, and who holds each replier name. */
+  view(): ClusterView {
+    return {
+      bus: this.busId,
+      peers: this.liveness.peers(),
+      repliers: this.devices.flatMap((d) =>
+        [...d.registry].map(([name, entry]) => ({
+          device: d.device,
+          name,
+          bus: entry.bus,
+          ksock: entry.ksock,
+          live: this.isLive(entry.bus, entry.instance),
+        })),
+      ),
+    };
+  }
 
   isLive(bus: number, instance?: string): boolean {
     return this.liveness.isLive(bus, instance);

@@ -2,6 +2,7 @@ export {
   ClusterAgent,
   ClusterError,
   type ClusterOptions,
+  type ClusterView,
   DEFAULT_CLUSTER_TIMEOUT_MS,
   type Traffic,
 } from './agent.js';

@@ -54,6 +54,13 @@ export class Liveness {
     }
   }
 
+  /** Every other bus heard of, live or gone, with the milliseconds since it was last heard. */
+  peers(now = Date.now()): { bus: number; live: boolean; silentMs: number }[] {
+    return [...this.buses]
+      .map(([bus, seen]) => ({ bus, live: seen.live, silentMs: now - seen.at }))
+      .sort((a, b) => a.bus - b.bus);
+  }
+
   disconnected(now: number): void {
     this.disconnectedAt ??= now;
   }

@@ -9,7 +9,15 @@
  */
 import { type KbusMessage, Ksock } from '../browser/index.js';
 import { fill, fillBar, h, rateChart } from './dom.js';
-import { BusModel, type BusState, bindingTree, HISTORY_MS, type NameNode } from './model.js';
+import {
+  BusModel,
+  type BusState,
+  bindingLabel,
+  bindingTree,
+  type ClusterState,
+  HISTORY_MS,
+  type NameNode,
+} from './model.js';
 
 const POLL_MS = 1000;
 /** The tap's queue: small, as a tap must not hold the bus's memory; it says when it missed. */
@@ -241,7 +249,7 @@ export class ConsoleApp {
                       h(
                         'td',
                         { class: 'names' },
-                        k.bindings.map((b) => `${b.replier ? 'R ' : ''}${b.name}`).join(', '),
+                        k.bindings.map((b) => bindingLabel(state.cluster, d.index, b)).join(', '),
                       ),
                       h('td', {}, fillBar(k.queued, k.maxMessages, `${k.queued}/${k.maxMessages}`)),
                       h(
@@ -267,6 +275,7 @@ export class ConsoleApp {
             ),
           ),
         ),
+        ...(state.cluster === undefined ? [] : [clusterCard(state.cluster)]),
         h(
           'section',
           { class: 'card' },
@@ -531,3 +540,47 @@ export class ConsoleApp {
 
 const root = document.getElementById('main');
 if (root) new ConsoleApp(root).start();
+
+/** Cluster mode: this bus, the other buses and whether each is live, and the replier registry. */
+function clusterCard(cluster: ClusterState): HTMLElement {
+  return h(
+    'section',
+    { class: 'card', id: 'cluster' },
+    h('h2', {}, `Cluster: this is bus ${cluster.bus}`),
+    h(
+      'ul',
+      { class: 'peers' },
+      ...cluster.peers.map((p) =>
+        h(
+          'li',
+          { 'data-bus': p.bus, 'data-live': p.live },
+          `bus ${p.bus}: ${p.live ? 'live' : 'gone'}, heard ${(p.silentMs / 1000).toFixed(1)} s ago`,
+        ),
+      ),
+    ),
+    h('h3', {}, 'Repliers across the cluster'),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...['device', 'name', 'bus', 'Ksock'].map((c) => h('th', {}, c)))),
+      h(
+        'tbody',
+        {},
+        ...cluster.repliers.map((r) =>
+          h(
+            'tr',
+            { class: 'remote-replier', 'data-name': r.name, 'data-bus': r.bus },
+            h('td', {}, r.device),
+            h('td', { class: 'names' }, r.name),
+            h(
+              'td',
+              {},
+              `${r.bus}${r.bus === cluster.bus ? ' (this bus)' : r.live ? '' : ' (gone)'}`,
+            ),
+            h('td', {}, r.ksock),
+          ),
+        ),
+      ),
+    ),
+  );
+}

@@ -32,6 +32,35 @@ export interface DeviceState {
   readonly ksocks: readonly KsockState[];
 }
 
+/** In cluster mode: this bus, the others, and who holds each replier name (docs/cluster.md). */
+export interface ClusterState {
+  readonly bus: number;
+  readonly peers: readonly { bus: number; live: boolean; silentMs: number }[];
+  readonly repliers: readonly {
+    device: number;
+    name: string;
+    bus: number;
+    ksock: number;
+    live: boolean;
+  }[];
+}
+
+/**
+ * How a binding reads in the console: a replier name that another bus
+ * holds (the cluster agent's proxy) says which bus and Ksock really reply.
+ */
+export function bindingLabel(
+  cluster: ClusterState | undefined,
+  device: number,
+  binding: { readonly name: string; readonly replier: boolean },
+): string {
+  if (!binding.replier) return binding.name;
+  const owner = cluster?.repliers.find((r) => r.device === device && r.name === binding.name);
+  return owner === undefined || owner.bus === cluster?.bus
+    ? `R ${binding.name}`
+    : `R ${binding.name} (bus ${owner.bus} Ksock ${owner.ksock})`;
+}
+
 export interface BusState {
   readonly time: number;
   readonly queuedBytes: number;
@@ -44,6 +73,7 @@ export interface BusState {
     readonly open: number;
     readonly refused: Readonly<Record<string, number>>;
   }[];
+  readonly cluster?: ClusterState | undefined;
 }
 
 /** One point of the chart: when, and messages sent per second on each device since the point before. */

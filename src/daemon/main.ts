@@ -262,6 +262,8 @@ export async function main(argv: string[]): Promise<void> {
       die((err as Error).message, code ? new KbusError('EADDRINUSE') : err);
     }
     log.info(`joined the cluster at ${cluster.servers.join(',')} as bus ${cluster.busId}`);
+    const joined = agent;
+    if (joined !== undefined) daemon.clusterView = () => joined.view();
   }
   try {
     if (location.privateDir !== undefined) makePrivateDir(location.privateDir);

@@ -5,6 +5,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import type { ClusterView } from '../cluster/index.js';
 import { Engine, type EngineKsock, type EngineOptions } from '../engine/index.js';
 import { ENGINE_OPTION_SPEC } from '../engine/options.js';
 import { MIN_FRAME_LENGTH } from '../protocol/index.js';
@@ -265,8 +266,14 @@ export class Daemon {
 
   /** GET /api/state: what the console shows. */
   state(): ConsoleState {
-    return consoleState(this.engine.metrics(), this.listenerStats);
+    return consoleState(this.engine.metrics(), this.listenerStats, this.clusterView?.());
   }
+
+  /**
+   * In cluster mode, what the console shows of the cluster (the agent joins
+   * after the daemon is made, so it is set then).
+   */
+  clusterView: (() => ClusterView) | undefined;
 
   /** @deprecated the old name of `socket`. */
   get socketPath(): string {

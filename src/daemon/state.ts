@@ -3,6 +3,7 @@
  * JSON, with the listeners' figures and when it was taken, so that the page
  * can turn two snapshots into rates.
  */
+import type { ClusterView } from '../cluster/index.js';
 import type { EngineMetrics } from '../engine/index.js';
 import type { ListenerStats } from './listener-stats.js';
 
@@ -14,10 +15,17 @@ export interface ConsoleState {
   readonly maxTotalQueueBytes: number;
   readonly devices: readonly unknown[];
   readonly listeners: readonly unknown[];
+  /** In cluster mode: this bus, the others and the replier registry. */
+  readonly cluster?: ClusterView | undefined;
 }
 
-export function consoleState(engine: EngineMetrics, listeners: ListenerStats): ConsoleState {
+export function consoleState(
+  engine: EngineMetrics,
+  listeners: ListenerStats,
+  cluster?: ClusterView,
+): ConsoleState {
   return {
+    cluster,
     time: Date.now(),
     queuedBytes: engine.queuedBytes,
     maxQueueBytes: engine.maxQueueBytes,
