@@ -72,6 +72,48 @@ export interface Traffic {
 
 export const DEFAULT_CLUSTER_TIMEOUT_MS = 3000;
 
+/** How many cluster timeouts kbusd waits at start for NATS's JetStream to be ready. */
+const JETSTREAM_WAIT_TIMEOUTS = 10;
+
+/**
+ * The key-value buckets, made if missing. A NATS cluster that is still
+ * electing its JetStream leader (or a server just restarted with -js)
+ * cannot make them yet: wait, saying so, for a bounded time.
+ */
+async function openBuckets(
+  nc: NatsConnection,
+  options: ClusterOptions,
+  timeout: number,
+): Promise<{ buses: KV; repliers: KV; interest: KV }> {
+  const deadline = Date.now() + JETSTREAM_WAIT_TIMEOUTS * timeout;
+  const js = nc.jetstream({ timeout: Math.max(1000, timeout / 2) });
+  const replicas = options.replicas ?? 1;
+  let said = false;
+  for (;;) {
+    try {
+      return {
+        buses: await js.views.kv(Buckets.BUSES, { history: 1, replicas }),
+        repliers: await js.views.kv(Buckets.REPLIERS, { history: 1, replicas }),
+        interest: await js.views.kv(Buckets.INTEREST, { history: 1, replicas }),
+      };
+    } catch (err) {
+      const why = (err as Error).message;
+      if (Date.now() >= deadline) {
+        throw new ClusterError(
+          'KBUS_CLUSTER_NATS',
+          `NATS at ${options.servers.join(',')} gave no JetStream key-value store within ${(JETSTREAM_WAIT_TIMEOUTS * timeout) / 1000} s (${why}): run nats-server with JetStream (-js), and in a NATS cluster let it elect a leader`,
+          { cause: err },
+        );
+      }
+      if (!said) {
+        options.log?.(`waiting for JetStream at ${options.servers.join(',')}: ${why}`);
+        said = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 /** The cluster as one bus sees it (ClusterAgent.view()). */
 export interface ClusterView {
   /** This bus's id. */
@@ -155,13 +197,7 @@ export class ClusterAgent implements AgentHost {
       );
     }
     try {
-      const js = nc.jetstream();
-      const replicas = options.replicas ?? 1;
-      const kv = {
-        buses: await js.views.kv(Buckets.BUSES, { history: 1, replicas }),
-        repliers: await js.views.kv(Buckets.REPLIERS, { history: 1, replicas }),
-        interest: await js.views.kv(Buckets.INTEREST, { history: 1, replicas }),
-      };
+      const kv = await openBuckets(nc, options, timeout);
       const agent = new ClusterAgent(engine, nc, kv, options);
       await agent.register(timeout);
       await agent.join();

@@ -112,6 +112,23 @@ export class Stack {
   }
 
   /** Starts a killed nats-server again: same port, same JetStream store. */
+  /** One nats-server without JetStream (kbusd cannot join through it). */
+  async natsWithoutJetStream(): Promise<NatsServer> {
+    const port = await freePort();
+    const server = run(['-a', '127.0.0.1', '-p', String(port)], this.actions);
+    await server.started;
+    return server;
+  }
+
+  /** Stops `server` and starts it again on the same port with JetStream. */
+  async restartWithJetStream(server: NatsServer): Promise<NatsServer> {
+    await server.kill();
+    const args = [...server.args, '-js', '-sd', join(this.dir.path, `js-${server.port}`)];
+    const again = run(args, this.actions);
+    await again.started;
+    return again;
+  }
+
   async restart(server: NatsServer): Promise<NatsServer> {
     await server.kill();
     const again = run(server.args, this.actions);
