@@ -3,6 +3,7 @@
  * gives, turned into rates (messages per second per device and per Ksock)
  * and kept for the chart over the last minutes. No DOM here.
  */
+import type { ClusterView } from '../cluster/index.js';
 
 export interface KsockState {
   readonly id: number;
@@ -33,17 +34,7 @@ export interface DeviceState {
 }
 
 /** In cluster mode: this bus, the others, and who holds each replier name (docs/cluster.md). */
-export interface ClusterState {
-  readonly bus: number;
-  readonly peers: readonly { bus: number; live: boolean; silentMs: number }[];
-  readonly repliers: readonly {
-    device: number;
-    name: string;
-    bus: number;
-    ksock: number;
-    live: boolean;
-  }[];
-}
+export type ClusterState = ClusterView;
 
 /**
  * How a binding reads in the console: a replier name that another bus

@@ -8,23 +8,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
-import { type Ksock, Reply, Status } from '../../src/client/index.js';
+import { Reply, Status } from '../../src/client/index.js';
 import { bindEventOf, KBUS, next, receiveUntil, waitReplier } from '../limpet/helpers.js';
 import { KBUSD, type RunningDaemon } from '../support/daemon.js';
 import { waitFor, within } from '../support/wait.js';
-import { AGENT, type NatsServer, Stack, waitInterest } from './nats.js';
-
-const text = (m: { data: Uint8Array }) => Buffer.from(m.data).toString();
-
-/** Answers every request it reads with its data reversed, until closed. */
-function echo(k: Ksock): void {
-  void (async () => {
-    for (;;) {
-      const m = await k.receive();
-      if (m.wantsYouToReply) await k.replyTo(m, `${text(m)}!`);
-    }
-  })().catch(() => {});
-}
+import { AGENT, echo, type NatsServer, Stack, text, waitInterest } from './nats.js';
 
 describe('cluster mode: three buses on one NATS server', () => {
   const stack = new Stack();

@@ -10,20 +10,7 @@ import { type Ksock, type Reply, Status } from '../../src/client/index.js';
 import { waitReplier } from '../limpet/helpers.js';
 import type { RunningDaemon } from '../support/daemon.js';
 import { waitFor, within } from '../support/wait.js';
-import { AGENT, Stack } from './nats.js';
-
-/** kbusd's --cluster-timeout in these tests (Stack.kbusd). */
-const TIMEOUT_MS = 2000;
-const text = (m: { data: Uint8Array }) => Buffer.from(m.data).toString();
-
-function echo(k: Ksock): void {
-  void (async () => {
-    for (;;) {
-      const m = await k.receive();
-      if (m.wantsYouToReply) await k.replyTo(m, `${text(m)}!`);
-    }
-  })().catch(() => {});
-}
+import { AGENT, echo, Stack, CLUSTER_TIMEOUT_MS as TIMEOUT_MS, text } from './nats.js';
 
 /** Counts every answer per request; resolves once each of `count` has one. */
 async function requestMany(k: Ksock, name: string, count: number): Promise<(Reply | Status)[][]> {

@@ -177,7 +177,7 @@ export class Stack {
       '--bus-id',
       String(busId),
       '--cluster-timeout',
-      '2000',
+      String(CLUSTER_TIMEOUT_MS),
       ...extra,
     ]);
     this.add(() => d.stop());
@@ -206,6 +206,22 @@ export class Stack {
 
 /** The agent's Ksock is the first opened on each device. */
 export const AGENT = 1;
+
+/** kbusd's --cluster-timeout in these tests (Stack.kbusd). */
+export const CLUSTER_TIMEOUT_MS = 2000;
+
+/** A message's data as text. */
+export const text = (m: { data: Uint8Array }) => Buffer.from(m.data).toString();
+
+/** Answers every request it reads with its data and a '!', until closed. */
+export function echo(k: Ksock): void {
+  void (async () => {
+    for (;;) {
+      const m = await k.receive();
+      if (m.wantsYouToReply) await k.replyTo(m, `${text(m)}!`);
+    }
+  })().catch(() => {});
+}
 
 /** Names the agent on `at`'s device 0 is bound to, as listener or replier. */
 export async function agentBindings(at: Ksock, kind: 'L' | 'R'): Promise<string[]> {

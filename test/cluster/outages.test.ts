@@ -10,20 +10,14 @@ import { type Ksock, type Reply, Status } from '../../src/client/index.js';
 import { Buckets, replierKey } from '../../src/cluster/subjects.js';
 import { waitReplier } from '../limpet/helpers.js';
 import { waitFor, within } from '../support/wait.js';
-import { AGENT, Stack, waitInterest } from './nats.js';
-
-/** kbusd's --cluster-timeout in these tests (Stack.kbusd). */
-const TIMEOUT_MS = 2000;
-const text = (m: { data: Uint8Array }) => Buffer.from(m.data).toString();
-
-function echo(k: Ksock): void {
-  void (async () => {
-    for (;;) {
-      const m = await k.receive();
-      if (m.wantsYouToReply) await k.replyTo(m, `${text(m)}!`);
-    }
-  })().catch(() => {});
-}
+import {
+  AGENT,
+  echo,
+  Stack,
+  CLUSTER_TIMEOUT_MS as TIMEOUT_MS,
+  text,
+  waitInterest,
+} from './nats.js';
 
 /** Retries a request until its replier answers (proxies come back a heartbeat or two after NATS). */
 async function answered(k: Ksock, name: string, data: string): Promise<void> {
