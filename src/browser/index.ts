@@ -32,6 +32,7 @@ export {
   Status,
   toBytes,
 } from '../client/messages.js';
+export type { KsockAbout } from '../protocol/describe.js';
 export { Errno, type ErrnoName, Flags, KbusError, type MessageId } from '../wire/index.js';
 export { webSocketUrl } from './websocket.js';
 

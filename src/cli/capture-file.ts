@@ -2,7 +2,8 @@
  * The capture file of `kbus capture` and `kbus replay` (docs/cli.md
  * "Capture files"): JSON Lines, a header line and then one line per
  * message, each with its header fields, its data in base64 and when it
- * was seen, in milliseconds since the capture started.
+ * was seen, in milliseconds since the capture started. A line of kind
+ * "missed" says that messages were lost to a full queue before it.
  */
 import type { KbusMessage } from '../client/index.js';
 import { Flags, type MessageId, type NetworkAddress } from '../wire/index.js';
@@ -36,6 +37,14 @@ export interface CapturedMessage {
   readonly data: string;
 }
 
+/** Messages the capture missed, noticed at `t`: its listener's queue was full. */
+export interface MissedRecord {
+  readonly t: number;
+  readonly kind: 'missed';
+  /** How many since the record before. */
+  readonly count: number;
+}
+
 const pair = (id: MessageId): [number, number] => [id.networkId, id.serialNum];
 const address = (a: NetworkAddress): [number, number] => [a.networkId, a.localId];
 
@@ -58,6 +67,11 @@ export function messageLine(m: KbusMessage, t: number): string {
     name: m.name,
     data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length).toString('base64'),
   };
+  return JSON.stringify(line);
+}
+
+export function missedLine(count: number, t: number): string {
+  const line: MissedRecord = { t: Math.round(t * 1000) / 1000, kind: 'missed', count };
   return JSON.stringify(line);
 }
 
@@ -84,6 +98,21 @@ export function parseHeader(text: string, line = 1): CaptureHeader {
     );
   }
   return value as CaptureHeader;
+}
+
+/** A line after the header: a message, or a record of messages missed. */
+export function parseLine(text: string, line: number): CapturedMessage | MissedRecord {
+  const value = parseJson(text, line) as { kind?: unknown; t?: unknown; count?: unknown };
+  if (value.kind !== 'missed') return parseMessage(text, line);
+  if (
+    typeof value.t !== 'number' ||
+    !(value.t >= 0) ||
+    !Number.isInteger(value.count) ||
+    !((value.count as number) > 0)
+  ) {
+    throw new CaptureFormatError(line, 'a "missed" line needs t and a count above 0');
+  }
+  return value as unknown as MissedRecord;
 }
 
 export function parseMessage(text: string, line: number): CapturedMessage {

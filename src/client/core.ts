@@ -7,12 +7,21 @@
  * socket) and `Ksock.open()` (an in-process bus) are added by the entry
  * modules that can provide those transports.
  */
-import { Op, PROTOCOL_VERSION, QUERY, type Transport } from '../protocol/index.js';
+import {
+  DescribeError,
+  encodeAbout,
+  type KsockAbout,
+  Op,
+  PROTOCOL_VERSION,
+  QUERY,
+  type Transport,
+} from '../protocol/index.js';
 import { checkOptions, oneOf } from '../wire/check-options.js';
 import {
   copyBytes,
   decodeLatin1,
   Flags,
+  KbusError,
   latin1Bytes,
   type Message,
   type MessageId,
@@ -390,6 +399,31 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   /** NUMMSGS: messages queued in the daemon for this Ksock (not those already streamed here). */
   async numMessages(): Promise<number> {
     return (await this.channel.call(Op.NUMMSGS, [])).word(0);
+  }
+
+  /**
+   * MISSED: how many messages this Ksock has missed, as a listener, because
+   * its queue was full (Kbus.txt "Queues filling up"), since it was opened.
+   */
+  async missed(): Promise<number> {
+    return (await this.channel.call(Op.MISSED, [])).word(0);
+  }
+
+  /**
+   * DESCRIBE: says what this Ksock is, for monitors (kbusd's console and
+   * /api/state show it): a flat object of strings, numbers and booleans,
+   * at most 1 KiB as JSON. A later call replaces it. A Limpet describes its
+   * link this way.
+   */
+  async describe(about: KsockAbout): Promise<void> {
+    let payload: Uint8Array;
+    try {
+      payload = encodeAbout(about);
+    } catch (err) {
+      if (err instanceof DescribeError) throw new KbusError(err.code, err.message);
+      throw err;
+    }
+    await this.channel.call(Op.DESCRIBE, [], payload);
   }
 
   /** UNREPLIEDTO */

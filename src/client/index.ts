@@ -3,6 +3,7 @@
  * neither the engine nor the daemon.
  */
 
+export type { KsockAbout } from '../protocol/index.js';
 export { BusInfo } from './bus-info-node.js';
 export type {
   CloseReason,

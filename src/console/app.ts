@@ -8,13 +8,13 @@
  * button works.
  */
 import { type KbusMessage, Ksock } from '../browser/index.js';
+import { clusterCard, limpetCard } from './cards.js';
 import { fill, fillBar, h, rateChart } from './dom.js';
 import {
   BusModel,
   type BusState,
   bindingLabel,
   bindingTree,
-  type ClusterState,
   HISTORY_MS,
   type NameNode,
 } from './model.js';
@@ -219,7 +219,7 @@ export class ConsoleApp {
                     {},
                     ...[
                       'Ksock',
-                      'pid',
+                      'pid (identity)',
                       'mode',
                       'bindings',
                       'queue',
@@ -243,8 +243,8 @@ export class ConsoleApp {
                         'data-sent': k.sent,
                         'data-received': k.received,
                       },
-                      h('td', {}, k.id),
-                      h('td', {}, k.pid),
+                      h('td', {}, k.about?.kind === 'limpet' ? `${k.id} (Limpet)` : k.id),
+                      h('td', {}, k.identity === undefined ? k.pid : `${k.pid} (${k.identity})`),
                       h('td', {}, MODES[k.mode] ?? k.mode),
                       h(
                         'td',
@@ -275,6 +275,7 @@ export class ConsoleApp {
             ),
           ),
         ),
+        ...limpetCard(this.model),
         ...(state.cluster === undefined ? [] : [clusterCard(state.cluster)]),
         h(
           'section',
@@ -540,47 +541,3 @@ export class ConsoleApp {
 
 const root = document.getElementById('main');
 if (root) new ConsoleApp(root).start();
-
-/** Cluster mode: this bus, the other buses and whether each is live, and the replier registry. */
-function clusterCard(cluster: ClusterState): HTMLElement {
-  return h(
-    'section',
-    { class: 'card', id: 'cluster' },
-    h('h2', {}, `Cluster: this is bus ${cluster.bus}`),
-    h(
-      'ul',
-      { class: 'peers' },
-      ...cluster.peers.map((p) =>
-        h(
-          'li',
-          { 'data-bus': p.bus, 'data-live': p.live },
-          `bus ${p.bus}: ${p.live ? 'live' : 'gone'}, heard ${(p.silentMs / 1000).toFixed(1)} s ago`,
-        ),
-      ),
-    ),
-    h('h3', {}, 'Repliers across the cluster'),
-    h(
-      'table',
-      {},
-      h('thead', {}, h('tr', {}, ...['device', 'name', 'bus', 'Ksock'].map((c) => h('th', {}, c)))),
-      h(
-        'tbody',
-        {},
-        ...cluster.repliers.map((r) =>
-          h(
-            'tr',
-            { class: 'remote-replier', 'data-name': r.name, 'data-bus': r.bus },
-            h('td', {}, r.device),
-            h('td', { class: 'names' }, r.name),
-            h(
-              'td',
-              {},
-              `${r.bus}${r.bus === cluster.bus ? ' (this bus)' : r.live ? '' : ' (gone)'}`,
-            ),
-            h('td', {}, r.ksock),
-          ),
-        ),
-      ),
-    ),
-  );
-}

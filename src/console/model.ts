@@ -5,9 +5,16 @@
  */
 import type { ClusterView } from '../cluster/index.js';
 
+/** What a Ksock says it is (DESCRIBE): a flat object. */
+export type KsockAbout = Readonly<Record<string, string | number | boolean>>;
+
 export interface KsockState {
   readonly id: number;
   readonly pid: number;
+  /** Who opened it, under a policy. */
+  readonly identity?: string | undefined;
+  /** What it says it is: a Limpet says `kind: 'limpet'` and its link. */
+  readonly about?: KsockAbout | undefined;
   readonly mode: number;
   readonly queued: number;
   readonly maxMessages: number;
@@ -67,6 +74,42 @@ export interface BusState {
   readonly cluster?: ClusterState | undefined;
 }
 
+/** A Limpet's link as the console shows it: from its Ksock's description while it is open. */
+export interface LimpetLink {
+  readonly device: number;
+  readonly ksock: number;
+  readonly networkId: number;
+  readonly peerId: number;
+  readonly role: string;
+  readonly link: string;
+  readonly filter: string;
+  /** When the link came up, milliseconds since the Unix epoch. */
+  readonly since: number;
+  /** False once its Ksock has closed (the link went down, or the Limpet stopped). */
+  readonly live: boolean;
+  /** When the console saw its Ksock gone. */
+  readonly goneAt?: number;
+}
+
+/** The Limpet a Ksock's description names, if it describes one. */
+export function limpetOf(device: number, ksock: KsockState): LimpetLink | undefined {
+  const a = ksock.about;
+  if (a?.kind !== 'limpet') return undefined;
+  const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return {
+    device,
+    ksock: ksock.id,
+    networkId: num(a.networkId),
+    peerId: num(a.peerId),
+    role: str(a.role),
+    link: str(a.link),
+    filter: str(a.filter),
+    since: num(a.since),
+    live: true,
+  };
+}
+
 /** One point of the chart: when, and messages sent per second on each device since the point before. */
 export interface RatePoint {
   readonly time: number;
@@ -80,11 +123,14 @@ export class BusModel {
   state: BusState | undefined;
   private previous: BusState | undefined;
   readonly history: RatePoint[] = [];
+  /** Limpet links, live and (for HISTORY_MS after they went) gone, by "device:ksock". */
+  private readonly links = new Map<string, LimpetLink>();
 
   /** Takes a new snapshot; returns the rates it gives against the one before. */
   update(next: BusState): void {
     this.previous = this.state;
     this.state = next;
+    this.updateLinks(next);
     const before = this.previous;
     if (before === undefined) return;
     const seconds = (next.time - before.time) / 1000;
@@ -96,6 +142,31 @@ export class BusModel {
     this.history.push({ time: next.time, perDevice });
     while (this.history.length > 0 && this.history[0]!.time < next.time - HISTORY_MS) {
       this.history.shift();
+    }
+  }
+
+  /** The Limpet links seen: live ones first, each group by device and Ksock. */
+  limpetLinks(): LimpetLink[] {
+    return [...this.links.values()].sort(
+      (a, b) => Number(b.live) - Number(a.live) || a.device - b.device || a.ksock - b.ksock,
+    );
+  }
+
+  private updateLinks(next: BusState): void {
+    const seen = new Set<string>();
+    for (const d of next.devices) {
+      for (const k of d.ksocks) {
+        const link = limpetOf(d.index, k);
+        if (link === undefined) continue;
+        const key = `${d.index}:${k.id}`;
+        seen.add(key);
+        this.links.set(key, link);
+      }
+    }
+    for (const [key, link] of this.links) {
+      if (seen.has(key)) continue;
+      if (link.live) this.links.set(key, { ...link, live: false, goneAt: next.time });
+      else if ((link.goneAt ?? 0) < next.time - HISTORY_MS) this.links.delete(key);
     }
   }
 

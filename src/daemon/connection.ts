@@ -5,6 +5,8 @@
  */
 import type { Engine, EngineKsock } from '../engine/index.js';
 import {
+  DescribeError,
+  decodeAbout,
   type Frame,
   FrameDecoder,
   FrameError,
@@ -291,6 +293,18 @@ export class Connection {
         w.response(op, tag, 0, [this.credit]);
         return;
       }
+      case Op.MISSED:
+        w.response(op, tag, 0, [ksock.missedCount >>> 0]);
+        return;
+      case Op.DESCRIBE:
+        try {
+          ksock.about = decodeAbout(payload);
+        } catch (err) {
+          if (err instanceof DescribeError) throw new KbusError(err.code, err.message);
+          throw err;
+        }
+        w.response(op, tag, 0);
+        return;
       case Op.RESET:
         ksock.reset();
         w.response(op, tag, 0);
@@ -423,6 +437,7 @@ export class Connection {
         throw err;
       }
       session.opened(ksock);
+      ksock.identity = session.identity;
     }
     this.decoder.maxLength = this.options.maxFrameLength;
     this.ksock = ksock;

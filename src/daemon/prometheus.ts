@@ -68,6 +68,13 @@ export function prometheusText(
     [device(d), d.ksocks.length],
   ]);
   out.each(
+    'kbus_limpet_links',
+    'gauge',
+    'Limpet links up, per device: Ksocks that describe themselves as Limpets.',
+    devices,
+    (d) => [[device(d), d.ksocks.filter((k) => k.about?.kind === 'limpet').length]],
+  );
+  out.each(
     'kbus_messages_sent_total',
     'counter',
     'Messages sent and accepted for delivery, per device (status messages excluded).',

@@ -79,6 +79,10 @@ export class EngineKsock {
   receivedCount = 0;
   /** @internal Messages it missed because its queue was full. */
   missedCount = 0;
+  /** Who opened it, as its host knows them (kbusd: the policy's identity); for monitors only. */
+  identity: string | undefined;
+  /** What it says it is (kbusd: DESCRIBE), such as a Limpet and its link; for monitors only. */
+  about: Readonly<Record<string, string | number | boolean>> | undefined;
 
   /** @internal Made by the device's open(). */
   constructor(

@@ -23,6 +23,10 @@ export const STATUS_MESSAGE_NAMES: readonly string[] = [
 export interface KsockMetrics {
   readonly id: number;
   readonly pid: number;
+  /** Who opened it, where the host knows (kbusd under a policy: the identity). */
+  readonly identity?: string | undefined;
+  /** What it says it is (DESCRIBE), such as a Limpet and its link. */
+  readonly about?: Readonly<Record<string, string | number | boolean>> | undefined;
   /** OpenMode bits: 1 read, 2 write, 3 both. */
   readonly mode: number;
   readonly queued: number;
@@ -87,6 +91,8 @@ function deviceMetrics(device: Device): DeviceMetrics {
     ksocks.push({
       id: ksock.id,
       pid: ksock.pid,
+      identity: ksock.identity,
+      about: ksock.about,
       mode: ksock.mode,
       queued: stats.queued,
       maxMessages: stats.maxMessages,

@@ -244,6 +244,21 @@ export class Limpet implements AsyncDisposable {
       );
     }
     const bus = ksock;
+    // Not in limpet.md: tells monitors (kbusd's console) that this Ksock is
+    // a Limpet and what it links. A daemon without DESCRIBE is not an error.
+    try {
+      await bus.describe({
+        kind: 'limpet',
+        networkId,
+        peerId,
+        role: options.role,
+        link: where,
+        filter: options.filter ?? '$.*',
+        since: Date.now(),
+      });
+    } catch (err) {
+      trace(`describing the Limpet to the daemon: ${(err as Error).message}`);
+    }
     if (result !== undefined) {
       const closed = (async () => {
         await bus.close();

@@ -41,12 +41,16 @@ export const Op = {
   NEXTREAD: 0x45,
   NEXTREADS: 0x46,
   STREAM: 0x47,
+  /** Messages this Ksock missed, as a listener, because its queue was full. */
+  MISSED: 0x48,
   BINDINGS: 0x50,
   STATS: 0x51,
   /** How many devices there are; answered before OPEN too. */
   DEVICES: 0x52,
   /** Before OPEN: u32 method (1: bearer token), then the token's bytes (docs/network.md). */
   AUTH: 0x60,
+  /** After OPEN: what this Ksock is, for monitors (a JSON object, docs/protocol.md). */
+  DESCRIBE: 0x61,
   /** Daemon to client, tag 0: u32 ready mask. */
   EVENT: 0x80,
   /** Daemon to client, tag 0: one whole entire message (STREAM). */

@@ -164,4 +164,49 @@ describe('kbus capture and replay', () => {
     assert.equal(done2.code, 1);
     assert.match(done2.stderr, /line 2: a message needs/);
   });
+
+  test('messages lost to a full queue are recorded as missed, counted at the end, and noted by replay', async () => {
+    const lossy = join(dir.path, 'lossy.jsonl');
+    const capture = new Background(['capture', '$.Miss.*', '-w', lossy, '--max-messages', '1'], {
+      socket: daemon.socket,
+    });
+    await waitForBinding('$.Miss.*');
+    // Stopped, it reads nothing: its credit and socket fill, then its queue of one.
+    capture.child.kill('SIGSTOP');
+    const sender = await client();
+    const sent = 2000;
+    const data = new Uint8Array(1024);
+    for (let i = 0; i < sent; i++) await sender.announce('$.Miss.A', data);
+    capture.child.kill('SIGCONT');
+
+    const tally = () => {
+      const lines = readFileSync(lossy, 'utf8')
+        .split('\n')
+        .slice(1, -1)
+        .map((l) => JSON.parse(l));
+      const missed = lines.filter((l) => l.kind === 'missed');
+      return {
+        messages: lines.length - missed.length,
+        missed: missed.reduce((n, l) => n + l.count, 0),
+      };
+    };
+    await waitFor(() => {
+      const t = tally();
+      return t.messages + t.missed === sent;
+    }, 'every message captured or counted as missed');
+    const { messages, missed } = tally();
+    assert.ok(missed > 0, 'some were missed');
+    const done = await capture.stop('SIGINT');
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(
+      done.stderr,
+      new RegExp(`captured ${messages} messages to .*; missed ${missed}: `),
+    );
+    assert.deepEqual(tally(), { messages, missed }, 'the end added nothing');
+
+    const replay = await kbus(['replay', '--pace', 'fast', lossy], { socket: daemon.socket });
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stderr, new RegExp(`replayed ${messages} messages`));
+    assert.match(replay.stderr, new RegExp(`the capture missed ${missed} messages`));
+  });
 });

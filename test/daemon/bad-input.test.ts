@@ -300,7 +300,7 @@ describe('kbusd: bad input on raw sockets', () => {
   test('an unknown op gets ENOTTY with its op and tag echoed', async () => {
     await survives(async () => {
       const conn = await opened();
-      for (const op of [0, 19, 0x3f, 0x48, 0x53, 0x80, 0x81, 0x99, 0xffffffff]) {
+      for (const op of [0, 19, 0x3f, 0x49, 0x53, 0x80, 0x81, 0x99, 0xffffffff]) {
         const tag = 0x1000 + (op & 0xff);
         await conn.write(encodeFrame(op, tag, [1, 2, 3]));
         const response = await conn.next(`ENOTTY for op ${op}`);

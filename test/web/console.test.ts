@@ -3,8 +3,8 @@
  * kbusd: it shows a Ksock that a kbus process bound a moment before and
  * updates its counts when that process sends; the bindings tree; the
  * status messages KBUS generated; a tap's messages; the send form with a
- * request's reply; the back button; a phone-sized screen. It takes the
- * screenshots in docs/.
+ * request's reply; the back button; a phone-sized screen; a Limpet link,
+ * live and then gone. It takes the screenshots in docs/.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { Ksock } from '../../src/client/index.js';
 import { Background, killStragglers } from '../cli/helpers.js';
+import { Cleanup, daemon, linked, startPair } from '../limpet/helpers.js';
 import { launchChromium, type RunningBrowser } from '../support/browser.js';
 import { ROOT } from '../support/daemon.js';
 import { DEADLINE_MS, waitFor } from '../support/wait.js';
@@ -159,5 +160,40 @@ describe('the console', () => {
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
     await page.screenshot({ path: join(DOCS, 'console-phone.png') });
     await replier.stop();
+  });
+
+  test('a Limpet link appears with its peer and state, and stays marked gone once it goes', async () => {
+    const cleanup = new Cleanup();
+    try {
+      const far = await daemon(cleanup);
+      const pair = await startPair(
+        bus.daemon,
+        far,
+        { kind: 'tcp', serverId: 1, clientId: 2 },
+        cleanup,
+      );
+      const { nearLimpet } = await linked(bus.daemon, far, cleanup);
+      await page.setViewportSize({ width: 1100, height: 900 });
+      await page.goto(`${bus.http}/#/`);
+      const link = page.locator(`#limpets tr.limpet[data-ksock="${nearLimpet}"]`);
+      await link.waitFor({ timeout: DEADLINE_MS });
+      assert.equal(await link.getAttribute('data-peer'), '2');
+      assert.equal(await link.getAttribute('data-live'), 'true');
+      assert.match((await link.textContent()) ?? '', /server 127\.0\.0\.1:\d+ \(\$\.\*\)up \d+ s/);
+      assert.match((await row(nearLimpet).textContent()) ?? '', /\(Limpet\)/);
+      await page.locator('#limpets').screenshot({ path: join(DOCS, 'console-limpets.png') });
+      const metrics = await (
+        await fetch(`${bus.http}/metrics`, { headers: { authorization: `Bearer ${bus.token}` } })
+      ).text();
+      assert.match(metrics, /^kbus_limpet_links\{device="0"\} 1$/m);
+
+      await pair.client.kill();
+      await page
+        .locator(`#limpets tr.limpet[data-ksock="${nearLimpet}"][data-live="false"]`)
+        .waitFor({ timeout: DEADLINE_MS });
+      assert.match((await link.textContent()) ?? '', /gone \d+ s ago/);
+    } finally {
+      await cleanup.run();
+    }
   });
 });

@@ -11,9 +11,11 @@ import {
   type CapturedMessage,
   CaptureFormatError,
   headerLine,
+  type MissedRecord,
   messageLine,
+  missedLine,
   parseHeader,
-  parseMessage,
+  parseLine,
   replayFlags,
   replayKind,
 } from '../capture-file.js';
@@ -29,6 +31,8 @@ import { interruptSignal } from './listen.js';
 
 /** The capture Ksock's queue limit: room for bursts, since a listener with a full queue misses messages. */
 const CAPTURE_MAX_MESSAGES = '10000';
+/** How often a capture asks kbusd whether it missed messages. */
+const MISSED_CHECK_MS = 1000;
 
 async function closeOutput(out: Writable): Promise<void> {
   if (out === process.stdout) return;
@@ -69,10 +73,27 @@ Examples:
         const out: Writable =
           options.write === undefined ? process.stdout : createWriteStream(options.write);
         let seen = 0;
+        let missed = 0;
+        const started = performance.now();
+        // kbusd counts what a listener missed (MISSED); a line in the file
+        // says so where it was noticed, every second and at the end.
+        let checking = Promise.resolve();
+        const checkMissed = () => {
+          checking = checking.then(async () => {
+            const now = await ksock.missed();
+            if (now > missed) {
+              out.write(`${missedLine(now - missed, performance.now() - started)}\n`);
+              missed = now;
+            }
+          });
+          return checking;
+        };
+        const timer = setInterval(() => {
+          checkMissed().catch(() => {}); // The connection closed: the loop below says so.
+        }, MISSED_CHECK_MS);
         try {
           await ksock.maxMessages(maxMessages);
           for (const name of names) await ksock.bind(name);
-          const started = performance.now();
           out.write(`${headerLine({ device: g.device, patterns: names, start: Date.now() })}\n`);
           if (options.write !== undefined && process.stderr.isTTY) {
             process.stderr.write(
@@ -87,13 +108,17 @@ Examples:
           if (seen < count && !interrupt.signal.aborted) {
             throw new CliError(CliErrorCode.DAEMON_GONE, 'the connection to kbusd closed');
           }
+          await checkMissed();
         } finally {
+          clearInterval(timer);
           interrupt.dispose();
+          await checking.catch(() => {});
           await ksock.close();
           await closeOutput(out);
-          if (options.write !== undefined) {
+          const into = options.write === undefined ? '' : ` to ${options.write}`;
+          if (options.write !== undefined || missed > 0) {
             process.stderr.write(
-              `captured ${seen} message${seen === 1 ? '' : 's'} to ${options.write}\n`,
+              `captured ${seen} message${seen === 1 ? '' : 's'}${into}${missed > 0 ? `; missed ${missed}: the capturing Ksock's queue of ${maxMessages} was full (raise --max-messages)` : ''}\n`,
             );
           }
         }
@@ -138,7 +163,7 @@ Examples:
           CliErrorCode.USAGE,
           `--timeout takes seconds above 0, not '${options.timeout}'`,
         );
-      const messages = await readCapture(file);
+      const { messages, missed } = await readCapture(file);
       const ksock = await openKsock(g, 'rw');
       const interrupt = interruptSignal();
       const replies: Promise<Reply | Status>[] = [];
@@ -181,6 +206,11 @@ Examples:
       process.stderr.write(
         `replayed ${sent} message${sent === 1 ? '' : 's'} (${tally.announcements} announcements, ${tally.requests} requests); skipped ${tally.skipped} replies and status messages; ${tally.failed} failed\n`,
       );
+      if (missed > 0) {
+        process.stderr.write(
+          `note: the capture missed ${missed} message${missed === 1 ? '' : 's'} (its queue was full), which could not be replayed\n`,
+        );
+      }
       if (firstError !== undefined) throw firstError;
     });
 }
@@ -201,7 +231,7 @@ function until(at: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Reads and checks a whole capture file (a mistake on any line is reported before anything is sent). */
-async function readCapture(file: string): Promise<CapturedMessage[]> {
+async function readCapture(file: string): Promise<{ messages: CapturedMessage[]; missed: number }> {
   const input = createReadStream(file, 'utf8');
   const failure = new Promise<never>((_, reject) =>
     input.once('error', (err) =>
@@ -212,14 +242,19 @@ async function readCapture(file: string): Promise<CapturedMessage[]> {
   );
   const read = (async () => {
     const messages: CapturedMessage[] = [];
+    let missed = 0;
     let n = 0;
     for await (const text of createInterface({ input, crlfDelay: Infinity })) {
       n++;
       if (n === 1) parseHeader(text);
-      else if (text.trim() !== '') messages.push(parseMessage(text, n));
+      else if (text.trim() !== '') {
+        const item = parseLine(text, n);
+        if (item.kind === 'missed') missed += (item as MissedRecord).count;
+        else messages.push(item as CapturedMessage);
+      }
     }
     if (n === 0) throw new CaptureFormatError(1, 'the file is empty');
-    return messages;
+    return { messages, missed };
   })();
   try {
     return await Promise.race([read, failure]);
