@@ -32,6 +32,7 @@ import { flowRun, latencyRun, median, percentile } from './measure.js';
 import {
   cpuMs,
   Fleet,
+  kernelCounts,
   KBUS_PEER,
   type Peer,
   profileFlags,
@@ -189,12 +190,16 @@ async function startFlow(ctx: Context, side: Side, spec: FlowSpec): Promise<Flow
 export class CpuUsage {
   private readonly used: number[];
   private before: number[] = [];
+  /** Read and write calls, and sleeps, of each process over the runs (kernelCounts). */
+  private readonly kernel: { reads: number; writes: number; sleeps: number }[];
+  private kernelBefore: { reads: number; writes: number; sleeps: number }[] = [];
   private wallMs = 0;
   private t0 = 0;
   private ops = 0;
 
   constructor(private readonly processes: readonly (readonly [label: string, pid: number])[]) {
     this.used = processes.map(() => 0);
+    this.kernel = processes.map(() => ({ reads: 0, writes: 0, sleeps: 0 }));
   }
 
   static forFlow(server: Side, pid: number, flow: Flow): CpuUsage {
@@ -207,6 +212,7 @@ export class CpuUsage {
 
   start(): void {
     this.before = this.processes.map(([, pid]) => cpuMs(pid));
+    this.kernelBefore = this.processes.map(([, pid]) => kernelCounts(pid));
     this.t0 = performance.now();
   }
 
@@ -215,7 +221,26 @@ export class CpuUsage {
     this.ops += ops;
     this.processes.forEach(([, pid], i) => {
       this.used[i]! += cpuMs(pid) - this.before[i]!;
+      const now = kernelCounts(pid);
+      const was = this.kernelBefore[i]!;
+      const k = this.kernel[i]!;
+      k.reads += now.reads - was.reads;
+      k.writes += now.writes - was.writes;
+      k.sleeps += now.sleeps - was.sleeps;
     });
+  }
+
+  /** "reads/writes/sleeps per OP: kbusd 0.01/0.02/0.01, sender ..." (see kernelCounts). */
+  kernelText(op: string): string {
+    const per = (n: number) => {
+      const v = n / this.ops;
+      return v >= 0.1 ? v.toFixed(2) : v.toPrecision(2);
+    };
+    const each = this.processes.map(
+      ([label], i) =>
+        `${label} ${per(this.kernel[i]!.reads)}/${per(this.kernel[i]!.writes)}/${per(this.kernel[i]!.sleeps)}`,
+    );
+    return `reads/writes/sleeps per ${op}: ${each.join(', ')}`;
   }
 
   /** "cpu us per OP: kbusd 9.1, sender 3.0, ...; total 15.2 (busy: 51% 17% ... of a core)" */
@@ -291,6 +316,7 @@ async function throughput(
   }
   const pairs = rates.kbusd.map((k, i) => k / rates.relay[i]!);
   for (const side of SIDES) console.log(`    ${usage[side].text('message delivered')}`);
+  for (const side of SIDES) console.log(`    ${usage[side].kernelText('message delivered')}`);
   const checks: Check[] = SIDES.map((side) => {
     const t = totals[side];
     const lost = t.expected - t.delivered;
@@ -423,6 +449,7 @@ async function roundTrips(ctx: Context, title: string): Promise<Check[]> {
     );
   }
   for (const r of RTTS) console.log(`    ${RTT_TEXT[r]}: ${usage[r].text('round trip')}`);
+  for (const r of RTTS) console.log(`    ${RTT_TEXT[r]}: ${usage[r].kernelText('round trip')}`);
   // Runs alternate, so run i of each saw about the same machine: compare pairwise.
   const pairwise = (r: Rtt, to: Rtt = 'relay') => median(p50s[r].map((p, i) => p / p50s[to][i]!));
   const ratio = pairwise('kbusd');

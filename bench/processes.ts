@@ -323,6 +323,27 @@ export function rssKiB(pid: number): number {
 }
 
 /** CPU time a process has used (user + system, every thread), in ms (Linux /proc). */
+/**
+ * What a process has done in the kernel, from /proc: read and write system
+ * calls (syscr, syscw: every read, write, recv and send), and the times its
+ * main thread, where Node's event loop runs, went to sleep waiting
+ * (voluntary context switches: each is a wake-up later). NaN once gone.
+ */
+export function kernelCounts(pid: number): { reads: number; writes: number; sleeps: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+    return {
+      reads: field(io, /^syscr:\s+(\d+)/m),
+      writes: field(io, /^syscw:\s+(\d+)/m),
+      sleeps: field(status, /^voluntary_ctxt_switches:\s+(\d+)/m),
+    };
+  } catch {
+    return { reads: Number.NaN, writes: Number.NaN, sleeps: Number.NaN };
+  }
+}
+
 export function cpuMs(pid: number): number {
   let stat: string;
   try {
