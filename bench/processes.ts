@@ -33,6 +33,8 @@ export const RELAY_PEER = join(HERE, 'fixtures', 'relay-peer.js');
 export const REDIS_PEER = join(HERE, 'fixtures', 'redis-peer.js');
 /** A client written straight on the socket protocol, without the project's client. */
 export const WIRE_PEER = join(HERE, 'fixtures', 'wire-peer.js');
+/** Many Ksocks in one process (the scaling section). */
+export const SCALE_PEER = join(HERE, 'fixtures', 'scale-peer.js');
 
 const START_TIMEOUT_MS = 10_000;
 const CALL_TIMEOUT_MS = 30_000;

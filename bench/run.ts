@@ -5,8 +5,14 @@
  * lost or garbled does (exit code 1).
  *
  * `node dist/bench/run.js daemon` runs only the sections named (engine,
- * daemon, network, limpet, compat, browser, cluster). The cluster section
- * needs nats-server; without it, it says so in one line and is skipped.
+ * daemon, network, limpet, compat, browser, cluster, scaling). The cluster
+ * section needs nats-server; without it, it says so in one line and is
+ * skipped.
+ *
+ * The scaling section (how cost grows with fan-out, connections, names and
+ * message size; a few minutes) runs only when asked: named
+ * (`node dist/bench/run.js scaling`), or after the others with
+ * `--scaling` (`npm run bench -- --scaling`).
  */
 import os from 'node:os';
 import { browserSection } from './browser.js';
@@ -17,11 +23,14 @@ import { engineSection } from './engine.js';
 import { type Check, heading } from './harness.js';
 import { limpetSection } from './limpet.js';
 import { networkSection } from './network.js';
+import { scalingSection } from './scaling.js';
 
 interface Section {
   readonly key: string;
   readonly title: string;
   readonly run: () => Check[] | Promise<Check[]>;
+  /** Runs only when named, or with --scaling: too long for every run. */
+  readonly whenAsked?: boolean;
 }
 
 const sections: Section[] = [
@@ -57,10 +66,18 @@ const sections: Section[] = [
     title: 'Cluster mode: two kbusd through NATS, against a Limpet pair and a single bus',
     run: clusterSection,
   },
+  {
+    key: 'scaling',
+    title: 'How cost grows: fan-out, connections, names and message size',
+    run: scalingSection,
+    whenAsked: true,
+  },
 ];
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const all = argv.includes('--scaling');
+  const wanted = argv.filter((a) => a !== '--scaling');
   const unknown = wanted.filter((w) => !sections.some((s) => s.key === w));
   if (unknown.length > 0) {
     console.error(
@@ -88,7 +105,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   const checks: Check[] = [];
   for (const section of sections) {
-    if (wanted.length > 0 && !wanted.includes(section.key)) continue;
+    const asked =
+      wanted.length > 0
+        ? wanted.includes(section.key) || (all && section.whenAsked === true)
+        : !section.whenAsked || all;
+    if (!asked) continue;
     heading(section.title);
     const t0 = performance.now();
     checks.push(...(await section.run()));
