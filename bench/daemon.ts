@@ -15,7 +15,8 @@
  * round trip), from /proc: on a busy machine rates wander, CPU per message
  * much less, and it shows which process is the bottleneck.
  *
- * KBUS_BENCH_ONLY=a,c runs only those measurements. KBUS_BENCH_PROFILE=DIR
+ * KBUS_BENCH_ONLY=a,c runs only those measurements; KBUS_BENCH_RUNS=10 times
+ * (a) ten times instead of three. KBUS_BENCH_PROFILE=DIR
  * starts kbusd, the relay and every client under --cpu-prof, writing
  * .cpuprofile files into DIR/kbusd, DIR/relay and DIR/<client> (such as
  * DIR/kbus-sender) when they stop; `node dist/bench/cpuprofile.js FILE`
@@ -32,8 +33,8 @@ import { flowRun, latencyRun, median, percentile } from './measure.js';
 import {
   cpuMs,
   Fleet,
-  kernelCounts,
   KBUS_PEER,
+  kernelCounts,
   type Peer,
   profileFlags,
   REDIS_PEER,
@@ -53,6 +54,18 @@ const RTT_MS = 1000;
 /** The issue's floors. */
 const FLOOR_RATIO = 0.25;
 const CEILING_P50_RATIO = 1.5;
+/**
+ * 1 -> 1 announcements through kbusd with a bare protocol client: at least
+ * this share of the relay's rate in every paired run (the lowest, not the
+ * median). KBUS_BENCH_RUNS=10 makes the ten-run series.
+ */
+const WIRE_FLOOR_RATIO = 0.6;
+
+/** Timed runs of (a): KBUS_BENCH_RUNS, or RUNS. */
+function floorRuns(): number {
+  const n = Number(process.env.KBUS_BENCH_RUNS ?? RUNS);
+  return Number.isInteger(n) && n >= 1 ? n : RUNS;
+}
 const IDLE_KSOCKS = 1000;
 /**
  * The queue limit listeners ask for: far above what a sender keeps in
@@ -64,6 +77,17 @@ const LISTENER_MAX_MESSAGES = 1_000_000;
 
 type Side = 'kbusd' | 'relay';
 const SIDES: readonly Side[] = ['kbusd', 'relay'];
+/**
+ * Who is timed in the throughput measurements: kbusd with the project's
+ * client, kbusd with a bare protocol client (bench/fixtures/wire-peer.ts,
+ * so that the figure does not depend on one client), and the relay.
+ */
+type FlowSide = 'kbusd' | 'kbusd-wire' | 'relay';
+const FLOW_SIDES: readonly FlowSide[] = ['kbusd', 'kbusd-wire', 'relay'];
+/** The server a flow side runs through. */
+const serverOf = (side: FlowSide): Side => (side === 'relay' ? 'relay' : 'kbusd');
+/** The bare client's names: its own, so that the other flow's listeners do not hear it. */
+const wireName = (name: string) => name.replace(/^\$\.bench\./, '$.benchwire.');
 
 interface Servers {
   kbusd: Server;
@@ -111,6 +135,8 @@ interface FlowSpec {
   /** Messages sent per batch, and the most in flight (kbus) before awaiting a batch. */
   batch: number;
   window: number;
+  /** Timed runs after the warm-up (RUNS unless given). */
+  runs?: number;
 }
 
 /**
@@ -139,8 +165,8 @@ const KBUSD_OPTIONS = ['--max-queue-bytes', '256M', '--max-total-queue-bytes', '
 
 const RELAY_CHANNEL = 10;
 
-async function startFlow(ctx: Context, side: Side, spec: FlowSpec): Promise<Flow> {
-  const socket = ctx.servers[side].socket;
+async function startFlow(ctx: Context, side: FlowSide, spec: FlowSpec): Promise<Flow> {
+  const socket = ctx.servers[serverOf(side)].socket;
   const listen = (i: number) =>
     side === 'kbusd'
       ? ctx.fleet.fork(`kbus listener ${i}`, KBUS_PEER, {
@@ -150,12 +176,20 @@ async function startFlow(ctx: Context, side: Side, spec: FlowSpec): Promise<Flow
           size: spec.size,
           maxMessages: LISTENER_MAX_MESSAGES,
         } satisfies KbusPeerArgs)
-      : ctx.fleet.fork(`relay listener ${i}`, RELAY_PEER, {
-          role: 'listener',
-          socket,
-          channel: RELAY_CHANNEL,
-          size: spec.size,
-        } satisfies RelayPeerArgs);
+      : side === 'kbusd-wire'
+        ? ctx.fleet.fork(`wire listener ${i}`, WIRE_PEER, {
+            role: 'listener',
+            socket,
+            name: wireName(spec.bindName),
+            size: spec.size,
+            maxMessages: LISTENER_MAX_MESSAGES,
+          } satisfies WirePeerArgs)
+        : ctx.fleet.fork(`relay listener ${i}`, RELAY_PEER, {
+            role: 'listener',
+            socket,
+            channel: RELAY_CHANNEL,
+            size: spec.size,
+          } satisfies RelayPeerArgs);
   const listeners = await Promise.all(Array.from({ length: spec.listeners }, (_, i) => listen(i)));
   if (side === 'kbusd') {
     for (const l of listeners) {
@@ -172,12 +206,19 @@ async function startFlow(ctx: Context, side: Side, spec: FlowSpec): Promise<Flow
           name: spec.sendName,
           size: spec.size,
         } satisfies KbusPeerArgs)
-      : await ctx.fleet.fork('relay sender', RELAY_PEER, {
-          role: 'sender',
-          socket,
-          channel: RELAY_CHANNEL,
-          size: spec.size,
-        } satisfies RelayPeerArgs);
+      : side === 'kbusd-wire'
+        ? await ctx.fleet.fork('wire sender', WIRE_PEER, {
+            role: 'sender',
+            socket,
+            name: wireName(spec.sendName),
+            size: spec.size,
+          } satisfies WirePeerArgs)
+        : await ctx.fleet.fork('relay sender', RELAY_PEER, {
+            role: 'sender',
+            socket,
+            channel: RELAY_CHANNEL,
+            size: spec.size,
+          } satisfies RelayPeerArgs);
   return { sender, listeners };
 }
 
@@ -202,7 +243,7 @@ export class CpuUsage {
     this.kernel = processes.map(() => ({ reads: 0, writes: 0, sleeps: 0 }));
   }
 
-  static forFlow(server: Side, pid: number, flow: Flow): CpuUsage {
+  static forFlow(server: string, pid: number, flow: Flow): CpuUsage {
     const listeners = flow.listeners.map(
       (l, i) =>
         [flow.listeners.length > 1 ? `listener ${i + 1}` : 'listener', l.process.pid!] as const,
@@ -257,9 +298,13 @@ export class CpuUsage {
 
 interface FlowResult {
   /** Median messages delivered per second (summed over listeners). */
-  perSecond: Record<Side, number>;
+  perSecond: Record<FlowSide, number>;
   /** Median of the paired runs' kbusd / relay ratios. */
   ratio: number;
+  /** The same with the bare protocol client: kbusd-wire / relay. */
+  wireRatio: number;
+  /** Every paired run's kbusd-wire / relay ratio, in order. */
+  wireRatios: number[];
   checks: Check[];
 }
 
@@ -276,28 +321,33 @@ async function throughput(
   unit: (perSecond: number) => string,
 ): Promise<FlowResult> {
   progress(`${title}: starting ${spec.listeners + 1} client processes per side (${load()})`);
-  const flows = {} as Record<Side, Flow>;
-  for (const side of SIDES) flows[side] = await startFlow(ctx, side, spec);
+  const flows = {} as Record<FlowSide, Flow>;
+  for (const side of FLOW_SIDES) flows[side] = await startFlow(ctx, side, spec);
   const totals = Object.fromEntries(
-    SIDES.map((s) => [s, { expected: 0, delivered: 0, bad: 0, failed: 0, errors: [] as string[] }]),
+    FLOW_SIDES.map((s) => [
+      s,
+      { expected: 0, delivered: 0, bad: 0, failed: 0, errors: [] as string[] },
+    ]),
   ) as Record<
-    Side,
+    FlowSide,
     { expected: number; delivered: number; bad: number; failed: number; errors: string[] }
   >;
-  const rates: Record<Side, number[]> = { kbusd: [], relay: [] };
+  const rates: Record<FlowSide, number[]> = { kbusd: [], 'kbusd-wire': [], relay: [] };
   const usage = {
     kbusd: CpuUsage.forFlow('kbusd', ctx.servers.kbusd.pid, flows.kbusd),
+    'kbusd-wire': CpuUsage.forFlow('kbusd', ctx.servers.kbusd.pid, flows['kbusd-wire']),
     relay: CpuUsage.forFlow('relay', ctx.servers.relay.pid, flows.relay),
   };
+  const runs = spec.runs ?? RUNS;
   try {
-    for (let run = 0; run <= RUNS; run++) {
+    for (let run = 0; run <= runs; run++) {
       const warmup = run === 0;
       const texts: string[] = [];
-      for (const side of SIDES) {
+      for (const side of FLOW_SIDES) {
         if (!warmup) usage[side].start();
         const r = await flowRun(flows[side], warmup ? WARMUP_MS : RUN_MS, {
           ...spec,
-          max: side === 'kbusd' ? maxPerRun(spec.size) : 0,
+          max: side === 'relay' ? 0 : maxPerRun(spec.size),
         });
         if (!warmup) usage[side].stop(r.delivered);
         const t = totals[side];
@@ -309,15 +359,19 @@ async function throughput(
         if (!warmup) rates[side].push(r.perSecond);
         texts.push(`${side} ${unit(r.perSecond)}`);
       }
-      progress(`${title}: ${warmup ? 'warm-up' : `run ${run}/${RUNS}`}: ${texts.join(', ')}`);
+      progress(`${title}: ${warmup ? 'warm-up' : `run ${run}/${runs}`}: ${texts.join(', ')}`);
     }
   } finally {
-    await ctx.fleet.kill([...SIDES.flatMap((s) => [flows[s].sender, ...flows[s].listeners])]);
+    await ctx.fleet.kill([...FLOW_SIDES.flatMap((s) => [flows[s].sender, ...flows[s].listeners])]);
   }
   const pairs = rates.kbusd.map((k, i) => k / rates.relay[i]!);
-  for (const side of SIDES) console.log(`    ${usage[side].text('message delivered')}`);
-  for (const side of SIDES) console.log(`    ${usage[side].kernelText('message delivered')}`);
-  const checks: Check[] = SIDES.map((side) => {
+  const wirePairs = rates['kbusd-wire'].map((k, i) => k / rates.relay[i]!);
+  const label = (side: FlowSide) => (side === 'kbusd-wire' ? 'kbusd, bare client' : side);
+  for (const side of FLOW_SIDES)
+    console.log(`    ${label(side)}: ${usage[side].text('message delivered')}`);
+  for (const side of FLOW_SIDES)
+    console.log(`    ${label(side)}: ${usage[side].kernelText('message delivered')}`);
+  const checks: Check[] = FLOW_SIDES.map((side) => {
     const t = totals[side];
     const lost = t.expected - t.delivered;
     const ok = lost === 0 && t.bad === 0 && t.failed === 0;
@@ -328,8 +382,14 @@ async function throughput(
     return { label: `${title}, ${side}: nothing lost`, pass: ok, kind: 'verify' } satisfies Check;
   });
   return {
-    perSecond: { kbusd: median(rates.kbusd), relay: median(rates.relay) },
+    perSecond: {
+      kbusd: median(rates.kbusd),
+      'kbusd-wire': median(rates['kbusd-wire']),
+      relay: median(rates.relay),
+    },
     ratio: median(pairs),
+    wireRatio: median(wirePairs),
+    wireRatios: wirePairs,
     checks,
   };
 }
@@ -560,11 +620,17 @@ async function oneToOne(ctx: Context): Promise<Check[]> {
       size: SMALL,
       batch: 500,
       window: 1000,
+      runs: floorRuns(),
     },
     perSecond,
   );
   line(`${title}, kbusd`, perSecond(one.perSecond.kbusd));
+  line(`${title}, kbusd, bare client`, perSecond(one.perSecond['kbusd-wire']));
   line(`${title}, relay`, perSecond(one.perSecond.relay));
+  const lowest = Math.min(...one.wireRatios);
+  console.log(
+    `    kbusd (bare client) / relay, run by run: ${one.wireRatios.map(ratioText).join(' ')}`,
+  );
   return [
     checked(
       '(a) 1 -> 1, kbusd / relay',
@@ -572,6 +638,13 @@ async function oneToOne(ctx: Context): Promise<Check[]> {
       one.ratio >= FLOOR_RATIO,
       `floor ${FLOOR_RATIO}x`,
       '(median of paired runs)',
+    ),
+    checked(
+      '(a) 1 -> 1, kbusd (bare client) / relay',
+      ratioText(lowest),
+      lowest >= WIRE_FLOOR_RATIO,
+      `floor ${WIRE_FLOOR_RATIO}x`,
+      `(the lowest of ${one.wireRatios.length} paired runs; median ${ratioText(one.wireRatio)})`,
     ),
     ...one.checks,
   ];
@@ -593,8 +666,14 @@ async function fanOut(ctx: Context): Promise<Check[]> {
     (x) => `${count(x)} delivered/s`,
   );
   line(`${title}, kbusd`, perSecond(fan.perSecond.kbusd), 'delivered');
+  line(`${title}, kbusd, bare client`, perSecond(fan.perSecond['kbusd-wire']), 'delivered');
   line('(b) 1 -> 4 subscribers, relay', perSecond(fan.perSecond.relay), 'delivered');
   line('(b) 1 -> 4, kbusd / relay', ratioText(fan.ratio), '(median of paired runs)');
+  line(
+    '(b) 1 -> 4, kbusd (bare client) / relay',
+    ratioText(fan.wireRatio),
+    '(median of paired runs)',
+  );
   return fan.checks;
 }
 
@@ -614,8 +693,18 @@ async function large(ctx: Context): Promise<Check[]> {
     mbps,
   );
   line(`${title}, kbusd`, mbps(big.perSecond.kbusd), perSecond(big.perSecond.kbusd));
+  line(
+    `${title}, kbusd, bare client`,
+    mbps(big.perSecond['kbusd-wire']),
+    perSecond(big.perSecond['kbusd-wire']),
+  );
   line(`${title}, relay`, mbps(big.perSecond.relay), perSecond(big.perSecond.relay));
   line('(d) 64 KiB, kbusd / relay', ratioText(big.ratio), '(median of paired runs)');
+  line(
+    '(d) 64 KiB, kbusd (bare client) / relay',
+    ratioText(big.wireRatio),
+    '(median of paired runs)',
+  );
   return big.checks;
 }
 
