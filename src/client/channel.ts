@@ -3,14 +3,7 @@
  * requests travel in one write), responses matched to requests in order,
  * unsolicited EVENT and MESSAGE frames handed to the owner.
  */
-import {
-  type Frame,
-  FrameDecoder,
-  FrameWriter,
-  Op,
-  opName,
-  type Transport,
-} from '../protocol/index.js';
+import { FrameDecoder, FrameWriter, Op, opName, type Transport } from '../protocol/index.js';
 import {
   Deque,
   KbusError,
@@ -91,7 +84,7 @@ export class Channel {
     transport.attach({
       data: (bytes) => {
         try {
-          this.decoder.push(bytes, (frame) => this.onFrame(frame));
+          this.decoder.pushFields(bytes, this.onFrame);
         } catch (err) {
           this.fail(err as Error);
         }
@@ -169,22 +162,21 @@ export class Channel {
     });
   }
 
-  private onFrame(frame: Frame): void {
-    if (frame.tag === 0) {
-      if (frame.op === Op.MESSAGE) {
-        this.events.onMessage(frame.payload);
-      } else if (frame.op === Op.EVENT && frame.payload.length >= 4) {
-        this.events.onEvent(readU32LE(frame.payload, 0));
+  private readonly onFrame = (op: number, tag: number, payload: Uint8Array): void => {
+    if (tag === 0) {
+      if (op === Op.MESSAGE) {
+        this.events.onMessage(payload);
+      } else if (op === Op.EVENT && payload.length >= 4) {
+        this.events.onEvent(readU32LE(payload, 0));
       }
       return;
     }
     const call = this.calls.popFront();
-    if (call === undefined || call.tag !== frame.tag || call.op !== frame.op) {
+    if (call === undefined || call.tag !== tag || call.op !== op) {
       if (call) this.calls.pushFront(call);
-      this.fail(new Error(`kbusd answered op ${frame.op} tag ${frame.tag} out of turn`));
+      this.fail(new Error(`kbusd answered op ${op} tag ${tag} out of turn`));
       return;
     }
-    const payload = frame.payload;
     if (payload.length < 4) {
       call.reject(new KbusError('EINVAL', `short response to ${opName(call.op)}`));
       return;
@@ -208,7 +200,7 @@ export class Channel {
     const result = new Result(status, payload.subarray(4));
     call.onResult?.(result);
     call.resolve?.(result);
-  }
+  };
 
   /** Ends the connection (the daemon then releases the Ksock). */
   close(): void {

@@ -156,10 +156,7 @@ export class Connection {
 
   private onData(chunk: Uint8Array): void {
     try {
-      this.decoder.push(chunk, (frame) => {
-        if (this.held) this.held.push(frame);
-        else this.handle(frame);
-      });
+      this.decoder.pushFields(chunk, this.onFrame);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       // protocol.md: a frame whose length cannot be a frame closes the connection.
@@ -196,17 +193,27 @@ export class Connection {
     });
   }
 
-  private handle(frame: Frame): void {
-    const { op, tag } = frame;
-    if (frame.tooLong) {
+  /** Each frame as it is cut from the stream: handled now, or kept while an earlier one is held. */
+  private readonly onFrame = (
+    op: number,
+    tag: number,
+    payload: Uint8Array,
+    tooLong: boolean,
+  ): void => {
+    if (this.held) this.held.push({ op, tag, payload, tooLong });
+    else this.handle(op, tag, payload, tooLong);
+  };
+
+  private handle(op: number, tag: number, payload: Uint8Array, tooLong: boolean): void {
+    if (tooLong) {
       this.log(`${opName(op) ?? op} frame over the limit`);
       this.fail(op, tag, 'EMSGSIZE');
       return;
     }
     if (this.options.log)
-      this.log(`${opName(op) ?? `op ${op}`} tag ${tag} (${frame.payload.length} bytes)`);
+      this.log(`${opName(op) ?? `op ${op}`} tag ${tag} (${payload.length} bytes)`);
     try {
-      this.dispatch(frame);
+      this.dispatch(op, tag, payload);
     } catch (err) {
       if (err instanceof KbusError) this.fail(op, tag, err.code);
       else if (err instanceof BadPayload) this.fail(op, tag, 'EINVAL');
@@ -219,7 +226,7 @@ export class Connection {
     this.writer.response(op, tag, -Errno[code]);
   }
 
-  private dispatch({ op, tag, payload }: Frame): void {
+  private dispatch(op: number, tag: number, payload: Uint8Array): void {
     const w = this.writer;
     switch (op) {
       case Op.OPEN:
@@ -404,7 +411,7 @@ export class Connection {
             (this.held as Frame[]).push(...frames.slice(i));
             break;
           }
-          this.handle(frame);
+          this.handle(frame.op, frame.tag, frame.payload, frame.tooLong);
         }
         this.pump();
         if (this.held === undefined && !this.yielding && !this.writer.blocked) {

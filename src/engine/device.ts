@@ -74,7 +74,13 @@ export class Device implements KsockHost<Ksock> {
   private readonly pending = new Map<Ksock, Message>();
   private retrying = false;
   /** Ksocks whose readiness callback is due once the current operation is over. */
-  private readonly toNotify = new Set<Ksock>();
+  /**
+   * Ksocks whose readiness callback is due once the current operation is
+   * over, each once (EngineKsock.notifyQueued): an array and a flag, as a
+   * Set's add and delete for every message cost more than the send itself.
+   */
+  private readonly toNotify: Ksock[] = [];
+  private flushing = false;
 
   constructor(
     private readonly engine: DeviceHost,
@@ -577,7 +583,7 @@ export class Device implements KsockHost<Ksock> {
       }
     }
     this.ksocks.delete(ksock.id);
-    this.toNotify.delete(ksock);
+    // A closed Ksock still queued for notice is skipped by flush().
     if (this.verbose) this.debug(`${ksock.id} released`);
     this.engine.roomMayHaveAppeared();
     this.flush();
@@ -587,17 +593,33 @@ export class Device implements KsockHost<Ksock> {
 
   /** Queues a readiness callback, made once the current operation is over. */
   private notify(ksock: Ksock, force = false): void {
-    if (ksock.onReady !== undefined || force) this.toNotify.add(ksock);
+    if ((ksock.onReady !== undefined || force) && !ksock.notifyQueued) {
+      ksock.notifyQueued = true;
+      this.toNotify.push(ksock);
+    }
   }
 
   /** Runs the readiness callbacks queued by the operation just finished. */
   private flush(): void {
     // Most operations notify nobody: no iterator for them.
-    if (this.toNotify.size === 0) return;
-    // A callback may queue more: a Set visits what is added while it is walked.
-    for (const ksock of this.toNotify) {
-      this.toNotify.delete(ksock);
-      if (!ksock.closed) ksock.onReady?.(ksock);
+    const due = this.toNotify;
+    // A callback may queue more, or send and so flush again: the outer loop,
+    // reading the length each time round, takes what they add.
+    if (due.length === 0 || this.flushing) return;
+    this.flushing = true;
+    let i = 0;
+    try {
+      for (; i < due.length; i++) {
+        const ksock = due[i]!;
+        ksock.notifyQueued = false;
+        if (!ksock.closed) ksock.onReady?.(ksock);
+      }
+    } finally {
+      // Those after a callback that threw stay due, for the next flush.
+      // (pop(), as setting an array's length is slower than a send.)
+      if (i >= due.length) while (due.length > 0) due.pop();
+      else due.splice(0, i + 1);
+      this.flushing = false;
     }
   }
 

@@ -79,6 +79,8 @@ export class EngineKsock {
   receivedCount = 0;
   /** @internal Messages it missed because its queue was full. */
   missedCount = 0;
+  /** @internal In its device's list of Ksocks to notify (Device.notify). */
+  notifyQueued = false;
   /** Who opened it, as its host knows them (kbusd: the policy's identity); for monitors only. */
   identity: string | undefined;
   /** What it says it is (kbusd: DESCRIBE), such as a Limpet and its link; for monitors only. */

@@ -102,6 +102,14 @@ export class FrameError extends Error {
   }
 }
 
+/** FrameDecoder.pushFields's callback: one frame's fields (see Frame). */
+export type FrameFieldsHandler = (
+  op: number,
+  tag: number,
+  payload: Uint8Array,
+  tooLong: boolean,
+) => void;
+
 export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_LENGTH);
   private headerFilled = 0;
@@ -124,6 +132,14 @@ export class FrameDecoder {
    * Throws FrameError for a length under 8.
    */
   push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    this.pushFields(chunk, (op, tag, payload, tooLong) => onFrame({ op, tag, payload, tooLong }));
+  }
+
+  /**
+   * push() with each frame's fields as arguments: no object per frame, for
+   * a reader that handles most frames at once (the daemon).
+   */
+  pushFields(chunk: Uint8Array, onFrame: FrameFieldsHandler): void {
     let at = 0;
     const end = chunk.length;
     while (at < end) {
@@ -142,7 +158,7 @@ export class FrameDecoder {
           const payload = this.body;
           this.body = undefined;
           this.bodyFilled = 0;
-          onFrame({ op: this.op, tag: this.tag, payload, tooLong: false });
+          onFrame(this.op, this.tag, payload, false);
         }
         continue;
       }
@@ -151,17 +167,13 @@ export class FrameDecoder {
         const length = readU32LE(chunk, at);
         this.checkLength(length);
         if (length <= this.maxLength && end - at >= 4 + length) {
-          onFrame({
-            op: readU32LE(chunk, at + 4),
-            tag: readU32LE(chunk, at + 8),
+          onFrame(
+            readU32LE(chunk, at + 4),
+            readU32LE(chunk, at + 8),
             // A plain view: cheaper to make than a Buffer's subarray.
-            payload: new Uint8Array(
-              chunk.buffer,
-              chunk.byteOffset + at + FRAME_HEADER_LENGTH,
-              length - 8,
-            ),
-            tooLong: false,
-          });
+            new Uint8Array(chunk.buffer, chunk.byteOffset + at + FRAME_HEADER_LENGTH, length - 8),
+            false,
+          );
           at += 4 + length;
           continue;
         }
@@ -179,9 +191,9 @@ export class FrameDecoder {
       const payloadLength = length - MIN_FRAME_LENGTH;
       if (length > this.maxLength) {
         this.skipping = payloadLength;
-        onFrame({ op: this.op, tag: this.tag, payload: EMPTY, tooLong: true });
+        onFrame(this.op, this.tag, EMPTY, true);
       } else if (payloadLength === 0) {
-        onFrame({ op: this.op, tag: this.tag, payload: EMPTY, tooLong: false });
+        onFrame(this.op, this.tag, EMPTY, false);
       } else {
         this.body = new Uint8Array(payloadLength);
         this.bodyFilled = 0;
