@@ -17,6 +17,7 @@ import {
   MAX_NAME_LENGTH,
   type Message,
   MessageNames,
+  NameCache,
   paddedNameLength,
 } from '../wire/index.js';
 
@@ -136,7 +137,10 @@ function bindEventFromLink(data: Uint8Array): Uint8Array {
 /**
  * Reads link messages incrementally. Each header is checked as soon as its
  * 64 bytes are in (guards, name length, data length against the limit),
- * before anything more is buffered; a bad one is a LinkError.
+ * before anything more is buffered; a bad one is a LinkError. A message
+ * wholly inside one chunk is read where it lies, its data a view of the
+ * chunk (a socket's reads are never reused); only one split across chunks
+ * is gathered into a buffer of its own.
  */
 export class LinkDecoder {
   private readonly headerBytes = new Uint8Array(HEADER_LENGTH);
@@ -144,6 +148,8 @@ export class LinkDecoder {
   private header: Header | undefined;
   private body: Uint8Array | undefined;
   private bodyFilled = 0;
+  /** The name last read: a link usually carries the same names again and again. */
+  private readonly names = new NameCache();
 
   constructor(private readonly maxDataLength: number) {}
 
@@ -151,58 +157,90 @@ export class LinkDecoder {
     let at = 0;
     while (at < chunk.length) {
       if (this.header === undefined) {
+        // Fast path: a whole message in this chunk, nothing held from before.
+        if (this.headerFilled === 0 && chunk.length - at >= HEADER_LENGTH) {
+          const header = this.checkedHeader(chunk, at);
+          const total = entireMessageLength(header.nameLength, header.dataLength);
+          if (chunk.length - at >= total) {
+            onMessage(this.message(chunk, at, header));
+            at += total;
+            continue;
+          }
+          this.startBody(header);
+          continue;
+        }
         const n = Math.min(HEADER_LENGTH - this.headerFilled, chunk.length - at);
-        this.headerBytes.set(chunk.subarray(at, at + n), this.headerFilled);
+        this.headerBytes.set(view(chunk, at, n), this.headerFilled);
         this.headerFilled += n;
         at += n;
         if (this.headerFilled < HEADER_LENGTH) return;
         this.headerFilled = 0;
-        let header: Header;
-        try {
-          header = decodeHeader(this.headerBytes, 0, false);
-        } catch (err) {
-          throw new LinkError(
-            LinkErrorCode.FORMAT,
-            `bad message header on the link: ${(err as KbusError).message}`,
-            {
-              cause: err,
-            },
-          );
-        }
-        if (header.dataLength > this.maxDataLength) {
-          throw new LinkError(
-            LinkErrorCode.TOO_LARGE,
-            `message data of ${header.dataLength} bytes is over the limit of ${this.maxDataLength}`,
-          );
-        }
-        this.header = header;
-        this.body = new Uint8Array(entireMessageLength(header.nameLength, header.dataLength));
-        this.body.set(this.headerBytes);
+        this.startBody(this.checkedHeader(this.headerBytes, 0));
+        this.body!.set(this.headerBytes);
         this.bodyFilled = HEADER_LENGTH;
       }
       const body = this.body!;
       const n = Math.min(body.length - this.bodyFilled, chunk.length - at);
-      body.set(chunk.subarray(at, at + n), this.bodyFilled);
+      body.set(view(chunk, at, n), this.bodyFilled);
       this.bodyFilled += n;
       at += n;
       if (this.bodyFilled < body.length) return;
-      const header = this.header;
+      const header = this.header!;
       this.header = undefined;
       this.body = undefined;
-      let message: Message;
-      try {
-        message = decodeBody(body, 0, header, false, true);
-      } catch (err) {
-        throw new LinkError(
-          LinkErrorCode.FORMAT,
-          `bad message on the link: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      if (isBindEvent(message) && message.flags & Flags.SYNTHETIC) {
-        message = { ...message, data: bindEventFromLink(message.data) };
-      }
-      onMessage(message);
+      onMessage(this.message(body, 0, header));
     }
   }
+
+  /** Expects the message `header` starts, from its first byte. */
+  private startBody(header: Header): void {
+    this.header = header;
+    this.body = new Uint8Array(entireMessageLength(header.nameLength, header.dataLength));
+    this.bodyFilled = 0;
+  }
+
+  private checkedHeader(bytes: Uint8Array, offset: number): Header {
+    let header: Header;
+    try {
+      header = decodeHeader(bytes, offset, false);
+    } catch (err) {
+      throw new LinkError(
+        LinkErrorCode.FORMAT,
+        `bad message header on the link: ${(err as KbusError).message}`,
+        { cause: err },
+      );
+    }
+    if (header.dataLength > this.maxDataLength) {
+      throw new LinkError(
+        LinkErrorCode.TOO_LARGE,
+        `message data of ${header.dataLength} bytes is over the limit of ${this.maxDataLength}`,
+      );
+    }
+    return header;
+  }
+
+  /** The whole message at `bytes[offset..]`, whose header has been checked. */
+  private message(bytes: Uint8Array, offset: number, header: Header): Message {
+    let message: Message;
+    try {
+      message = decodeBody(bytes, offset, header, false, true, this.names);
+    } catch (err) {
+      throw new LinkError(
+        LinkErrorCode.FORMAT,
+        `bad message on the link: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (isBindEvent(message) && message.flags & Flags.SYNTHETIC) {
+      message = { ...message, data: bindEventFromLink(message.data) };
+    }
+    return message;
+  }
+}
+
+/** `n` bytes of `bytes` from `at`: a plain view, cheaper than a Buffer's subarray. */
+function view(bytes: Uint8Array, at: number, n: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + at, n);
 }

@@ -5,6 +5,7 @@
  * and a final end guard. Words are little-endian on the daemon's socket and
  * in network order (big-endian) on a Limpet link.
  */
+
 import {
   HeaderOffset as At,
   END_GUARD,
@@ -13,6 +14,7 @@ import {
   MAX_NAME_LENGTH,
   START_GUARD,
 } from './constants.js';
+import type { NameCache } from './encoded.js';
 import { KbusError } from './errno.js';
 import { decodeLatin1, writeLatin1 } from './latin1.js';
 import { readU32LE, writeU32LE } from './u32.js';
@@ -332,6 +334,7 @@ export function decodeBody(
   header: Header,
   littleEndian: boolean,
   shareData: boolean,
+  names?: NameCache,
 ): Message {
   const { nameLength, dataLength } = header;
   const nameAt = offset + At.NAME;
@@ -348,8 +351,13 @@ export function decodeBody(
     dataLength === 0
       ? NO_DATA
       : shareData
-        ? bytes.subarray(dataAt, dataAt + dataLength)
+        ? new Uint8Array(bytes.buffer, bytes.byteOffset + dataAt, dataLength)
         : copyBytes(bytes, dataAt, dataAt + dataLength);
+  let name = names?.match(bytes, nameAt, nameLength);
+  if (name === undefined) {
+    name = decodeName(bytes, nameAt, nameLength);
+    names?.remember(bytes, nameAt, name);
+  }
   return {
     id: header.id,
     inReplyTo: header.inReplyTo,
@@ -359,7 +367,7 @@ export function decodeBody(
     finalTo: header.finalTo,
     extra: header.extra,
     flags: header.flags,
-    name: decodeName(bytes, nameAt, nameLength),
+    name,
     data,
   };
 }
