@@ -18,6 +18,7 @@ import {
   type NetworkAddress,
   paddedNameLength,
 } from './message.js';
+import type { NameCache } from './name-cache.js';
 import { sendNameError } from './names.js';
 import type { BytePool } from './pool.js';
 import { readU32LE, writeU32LE } from './u32.js';
@@ -199,29 +200,6 @@ export function decodeWhole(
   for (let i = nameEnd; i < dataAt; i++) kept[i] = 0;
   for (let i = dataAt + dataLength; i < total - 4; i++) kept[i] = 0;
   return EncodedMessage.ofChecked(kept, name);
-}
-
-/**
- * The last valid name a sender used. A sender usually sends the same name
- * again and again; comparing its bytes is cheaper than making, checking
- * and hashing a new string each time.
- */
-export class NameCache {
-  private bytes = new Uint8Array(0);
-  private name = '';
-
-  /** The cached name if `bytes[at..at+length)` spell it. */
-  match(bytes: Uint8Array, at: number, length: number): string | undefined {
-    const cached = this.bytes;
-    if (cached.length !== length) return undefined;
-    for (let i = 0; i < length; i++) if (bytes[at + i] !== cached[i]) return undefined;
-    return this.name;
-  }
-
-  remember(bytes: Uint8Array, at: number, name: string): void {
-    this.bytes = Uint8Array.prototype.slice.call(bytes, at, at + name.length);
-    this.name = name;
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ export * from './encoded.js';
 export * from './errno.js';
 export * from './latin1.js';
 export * from './message.js';
+export * from './name-cache.js';
 export * from './names.js';
 export * from './pool.js';
 export * from './u32.js';

@@ -14,9 +14,9 @@ import {
   MAX_NAME_LENGTH,
   START_GUARD,
 } from './constants.js';
-import type { NameCache } from './encoded.js';
 import { KbusError } from './errno.js';
 import { decodeLatin1, writeLatin1 } from './latin1.js';
+import type { NameCache } from './name-cache.js';
 import { readU32LE, writeU32LE } from './u32.js';
 
 /** A message id: `{network_id, serial_num}`, written `{n,s}` in text. */

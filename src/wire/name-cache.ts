@@ -1,0 +1,22 @@
+/**
+ * The last name a sender (or a link) used. A sender usually sends the same
+ * name again and again; comparing its bytes is cheaper than making,
+ * checking and hashing a new string each time.
+ */
+export class NameCache {
+  private bytes = new Uint8Array(0);
+  private name = '';
+
+  /** The cached name if `bytes[at..at+length)` spell it. */
+  match(bytes: Uint8Array, at: number, length: number): string | undefined {
+    const cached = this.bytes;
+    if (cached.length !== length) return undefined;
+    for (let i = 0; i < length; i++) if (bytes[at + i] !== cached[i]) return undefined;
+    return this.name;
+  }
+
+  remember(bytes: Uint8Array, at: number, name: string): void {
+    this.bytes = Uint8Array.prototype.slice.call(bytes, at, at + name.length);
+    this.name = name;
+  }
+}
