@@ -46,7 +46,8 @@ export function spreadOf(values: readonly number[]): Spread {
 export function short(x: number): string {
   if (!Number.isFinite(x)) return 'n/a';
   const abs = Math.abs(x);
-  if (abs >= 1e6) return `${(x / 1e6).toPrecision(3)} M`;
+  // 999,700 rounds to 1.00 M, not "1.00e+3 k".
+  if (abs >= 999_500) return `${(x / 1e6).toPrecision(3)} M`;
   if (abs >= 1e4) return `${(x / 1e3).toPrecision(3)} k`;
   if (abs >= 100) return count(x);
   return x.toPrecision(3);
