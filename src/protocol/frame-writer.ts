@@ -12,21 +12,12 @@ import {
   type MessageInit,
   writeU32LE,
 } from '../wire/index.js';
+import { allocate } from './alloc.js';
 import { FRAME_HEADER_LENGTH, writeFrameHeader } from './frame.js';
 import type { Transport } from './transport.js';
 
 const SLAB = 64 * 1024;
 
-/**
- * Memory for a slab. Under Node it is not zeroed (Buffer.allocUnsafe), so
- * its pages become resident only as frames are written into them: an idle
- * connection's slab costs a page, not 64 KiB. Elsewhere (a browser) a
- * plain array.
- */
-const allocate: (size: number) => Uint8Array =
-  typeof Buffer === 'function'
-    ? (size) => Buffer.allocUnsafe(size)
-    : (size) => new Uint8Array(size);
 /** Past a flush, carry on in the rest of the slab only if this much is left. */
 const MIN_LEFTOVER = 4 * 1024;
 /** Bytes waiting in the transport beyond which its reader counts as behind. */

@@ -11,6 +11,7 @@
  * can be answered EMSGSIZE) and its payload skipped, never stored.
  */
 import { readU32LE, writeU32LE } from '../wire/index.js';
+import { allocate } from './alloc.js';
 
 /** Operation numbers: 1 to 17 are the seed's ioctls, with the seed's numbers. */
 export const Op = {
@@ -195,7 +196,8 @@ export class FrameDecoder {
       } else if (payloadLength === 0) {
         onFrame(this.op, this.tag, EMPTY, false);
       } else {
-        this.body = new Uint8Array(payloadLength);
+        // Every byte is written before the frame is handed on: no zeroing.
+        this.body = allocate(payloadLength);
         this.bodyFilled = 0;
       }
     }
