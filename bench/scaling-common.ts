@@ -5,18 +5,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { Received, Sent } from './fixtures/ipc.js';
 import type { Check } from './harness.js';
 import { count } from './harness.js';
-import { median } from './measure.js';
+import { type FlowRun, flowRun, median } from './measure.js';
 import { cpuMs, type Peer } from './processes.js';
 
 /** Timed runs per point, after a shorter warm-up; medians are reported. */
 export const RUNS = 3;
 export const RUN_MS = 1000;
 export const WARMUP_MS = 500;
-/** How long listeners may take, after the sender is done, to receive everything. */
-const DRAIN_TIMEOUT_MS = 20_000;
 
 /**
  * Queue byte budgets no run reaches: each run stops at a number of sends
@@ -100,49 +97,11 @@ export interface SendOptions {
   max: number;
 }
 
-export interface FlowResult {
-  sent: number;
-  expected: number;
-  delivered: number;
-  bad: number;
-  failed: number;
-  firstError: string | undefined;
-  /** Deliveries per second, first send to last receipt. */
-  perSecond: number;
-  elapsedMs: number;
-}
+export type FlowResult = FlowRun;
 
-/**
- * One run: the sender sends for `ms` (or up to `max`), then every Ksock of
- * every listener process must receive all it sent.
- */
-export async function run(flow: Flow, ms: number, options: SendOptions): Promise<FlowResult> {
-  await Promise.all(flow.listeners.map((l) => l.call('reset')));
-  const sent = await flow.sender.call<Sent>('run', { ms, ...options });
-  const received = await Promise.all(
-    flow.listeners.map((l) =>
-      l.call<Received>('expect', { count: sent.sent, timeoutMs: DRAIN_TIMEOUT_MS }),
-    ),
-  );
-  let delivered = 0;
-  let bad = 0;
-  let lastMs = sent.endMs;
-  for (const r of received) {
-    delivered += r.received;
-    bad += r.bad;
-    lastMs = Math.max(lastMs, r.lastMs);
-  }
-  const ksocks = flow.ksocks.reduce((a, b) => a + b, 0);
-  return {
-    sent: sent.sent,
-    expected: sent.sent * ksocks,
-    delivered,
-    bad,
-    failed: sent.failed,
-    firstError: sent.firstError,
-    perSecond: (delivered * 1000) / (lastMs - sent.t0Ms),
-    elapsedMs: lastMs - sent.t0Ms,
-  };
+/** One run of a flow whose listener processes hold `flow.ksocks` Ksocks each (see flowRun). */
+export function run(flow: Flow, ms: number, options: SendOptions): Promise<FlowResult> {
+  return flowRun(flow, ms, options);
 }
 
 /** CPU a process used over some runs, per unit of work (ms of CPU from /proc). */
