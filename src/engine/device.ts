@@ -73,7 +73,6 @@ export class Device implements KsockHost<Ksock> {
   /** ALL_OR_WAIT sends that returned EAGAIN, still being sent, by sender. */
   private readonly pending = new Map<Ksock, Message>();
   private retrying = false;
-  /** Ksocks whose readiness callback is due once the current operation is over. */
   /**
    * Ksocks whose readiness callback is due once the current operation is
    * over, each once (EngineKsock.notifyQueued): an array and a flag, as a
