@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import pc from 'picocolors';
-import { BusInfo, Ksock, type Mode } from '../client/index.js';
+import { BusInfo, Ksock, type KsockAbout, type Mode } from '../client/index.js';
 import { defaultSocketPath } from '../protocol/socket-path.js';
 import { bindNameError, isWildcardName, KbusError, sendNameError } from '../wire/index.js';
 import type { Colours } from './format.js';
@@ -213,6 +213,26 @@ export async function openKsock(options: GlobalOptions, mode: Mode = 'rw'): Prom
     if (err instanceof KbusError && err.code === 'ENOENT')
       throw noDevice(path, options.device, err);
     throw err;
+  }
+}
+
+/**
+ * Says what a long-lived command's Ksock is (DESCRIBE), so that kbusd's
+ * console and /api/state can tell it apart. Only a label: a daemon that
+ * refuses it is no reason to stop.
+ */
+export async function describeKsock(ksock: Ksock, about: KsockAbout): Promise<void> {
+  // Long values are cut, so that the whole stays within DESCRIBE's 1 KiB.
+  const cut = Object.fromEntries(
+    Object.entries(about).map(([k, v]) => [
+      k,
+      typeof v === 'string' && v.length > 200 ? `${v.slice(0, 199)}…` : v,
+    ]),
+  );
+  try {
+    await ksock.describe({ ...cut, pid: process.pid });
+  } catch {
+    // An older daemon (ENOTTY), or a label too long for DESCRIBE: carry on.
   }
 }
 

@@ -65,6 +65,8 @@ class Tap {
     try {
       await ksock.maxMessages(TAP_MAX_MESSAGES);
       await ksock.bind(pattern);
+      // Only a label for this console and others: a refusal is no reason to stop.
+      await ksock.describe({ kind: 'console tap', pattern }).catch(() => {});
     } catch (err) {
       await ksock.close();
       throw err;
@@ -243,7 +245,11 @@ export class ConsoleApp {
                         'data-sent': k.sent,
                         'data-received': k.received,
                       },
-                      h('td', {}, k.about?.kind === 'limpet' ? `${k.id} (Limpet)` : k.id),
+                      h(
+                        'td',
+                        {},
+                        typeof k.about?.kind === 'string' ? `${k.id} (${k.about.kind})` : k.id,
+                      ),
                       h('td', {}, k.identity === undefined ? k.pid : `${k.pid} (${k.identity})`),
                       h('td', {}, MODES[k.mode] ?? k.mode),
                       h(
@@ -470,7 +476,12 @@ export class ConsoleApp {
   private sender(device: number): Promise<Ksock> {
     let ksock = this.senders.get(device);
     if (ksock === undefined) {
-      ksock = Ksock.connect(this.settings.url, { device, ...token(this.settings) });
+      ksock = Ksock.connect(this.settings.url, { device, ...token(this.settings) }).then(
+        async (k) => {
+          await k.describe({ kind: 'console sender' }).catch(() => {});
+          return k;
+        },
+      );
       ksock.catch(() => this.senders.delete(device));
       this.senders.set(device, ksock);
     }

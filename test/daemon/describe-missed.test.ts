@@ -13,7 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import { Ksock } from '../../src/client/index.js';
 import { Op } from '../../src/internal.js';
 import type { ErrnoName } from '../../src/wire/index.js';
+import { Background } from '../cli/helpers.js';
 import { type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
+import { waitFor } from '../support/wait.js';
 import { assertError, RawConnection } from './helpers.js';
 
 interface StateKsock {
@@ -111,6 +113,31 @@ describe('DESCRIBE and MISSED', () => {
     open.push({ close: () => conn.destroy() });
     assertError(await conn.request(Op.DESCRIBE, [], Buffer.from('{}')), 'EBADF');
     assertError(await conn.request(Op.MISSED, []), 'EBADF');
+  });
+
+  test('kbus capture describes its Ksock: what it is, the names it captures, its pid', async () => {
+    const dir = tempDir('kbus-describe-capture-');
+    const capture = new Background(['capture', '$.Described.*', '-w', join(dir.path, 'c.jsonl')], {
+      socket: daemon.socket,
+    });
+    try {
+      let about: Record<string, unknown> | undefined;
+      await waitFor(async () => {
+        const state = (await (await fetch(`${base}/api/state`)).json()) as {
+          devices: { ksocks: StateKsock[] }[];
+        };
+        about = state.devices[0]!.ksocks.find((k) => k.about?.kind === 'kbus capture')?.about;
+        return about !== undefined;
+      }, 'the capture Ksock described in /api/state');
+      assert.deepEqual(about, {
+        kind: 'kbus capture',
+        names: '$.Described.*',
+        pid: capture.pid,
+      });
+    } finally {
+      await capture.stop('SIGINT');
+      dir.remove();
+    }
   });
 
   test('MISSED counts the announcements a listener lost to its full queue', async () => {

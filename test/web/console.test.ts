@@ -58,6 +58,8 @@ describe('the console', () => {
     const id = Number(await cliRow.getAttribute('data-id'));
     assert.equal(await cliRow.getAttribute('data-sent'), '0');
     assert.match((await cliRow.textContent()) ?? '', /R \$\.Cli\.Svc/);
+    // The kbus process says what it is (DESCRIBE), and the table shows it.
+    await page.locator('tr.ksock', { hasText: '(kbus reply)' }).waitFor({ timeout: DEADLINE_MS });
 
     const asker = await client();
     const reply = await asker.request('$.Cli.Svc', 'ping', { timeout: DEADLINE_MS });
@@ -180,7 +182,7 @@ describe('the console', () => {
       assert.equal(await link.getAttribute('data-peer'), '2');
       assert.equal(await link.getAttribute('data-live'), 'true');
       assert.match((await link.textContent()) ?? '', /server 127\.0\.0\.1:\d+ \(\$\.\*\)up \d+ s/);
-      assert.match((await row(nearLimpet).textContent()) ?? '', /\(Limpet\)/);
+      assert.match((await row(nearLimpet).textContent()) ?? '', /\(limpet\)/);
       await page.locator('#limpets').screenshot({ path: join(DOCS, 'console-limpets.png') });
       const metrics = await (
         await fetch(`${bus.http}/metrics`, { headers: { authorization: `Bearer ${bus.token}` } })

@@ -23,6 +23,7 @@ import {
   CliError,
   CliErrorCode,
   checkName,
+  describeKsock,
   type GlobalOptions,
   openKsock,
   parseInteger,
@@ -94,6 +95,7 @@ Examples:
         try {
           await ksock.maxMessages(maxMessages);
           for (const name of names) await ksock.bind(name);
+          await describeKsock(ksock, { kind: 'kbus capture', names: names.join(' ') });
           out.write(`${headerLine({ device: g.device, patterns: names, start: Date.now() })}\n`);
           if (options.write !== undefined && process.stderr.isTTY) {
             process.stderr.write(

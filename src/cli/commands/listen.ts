@@ -4,6 +4,7 @@ import {
   CliErrorCode,
   checkName,
   colours,
+  describeKsock,
   type GlobalOptions,
   openKsock,
   outputClosed,
@@ -61,6 +62,7 @@ Examples:
       const interrupt = interruptSignal();
       try {
         for (const name of names) await ksock.bind(name, { replier: options.replier ?? false });
+        await describeKsock(ksock, { kind: 'kbus listen', names: names.join(' ') });
         if (!g.json && process.stderr.isTTY) {
           process.stderr.write(
             c.dim(`listening to ${names.join(', ')} as Ksock ${ksock.id} (Ctrl-C to stop)\n`),

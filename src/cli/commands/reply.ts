@@ -10,6 +10,7 @@ import {
   CliErrorCode,
   checkName,
   colours,
+  describeKsock,
   type GlobalOptions,
   openKsock,
   parseInteger,
@@ -99,6 +100,7 @@ Examples:
       const interrupt = interruptSignal();
       try {
         await ksock.bind(name, { replier: true });
+        await describeKsock(ksock, { kind: 'kbus reply', name, command: command.join(' ') });
         if (process.stderr.isTTY) {
           process.stderr.write(
             c.dim(`replying to ${name} as Ksock ${ksock.id} with '${command.join(' ')}'\n`),
