@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Check } from './harness.js';
 import { count } from './harness.js';
-import { type FlowRun, flowRun, median } from './measure.js';
+import { median } from './measure.js';
 import { cpuMs, type Peer } from './processes.js';
 
 /** Timed runs per point, after a shorter warm-up; medians are reported. */
@@ -95,13 +95,6 @@ export interface SendOptions {
   window: number;
   /** Most messages sent in one run (0: no limit; see kbus-peer's sender). */
   max: number;
-}
-
-export type FlowResult = FlowRun;
-
-/** One run of a flow whose listener processes hold `flow.ksocks` Ksocks each (see flowRun). */
-export function run(flow: Flow, ms: number, options: SendOptions): Promise<FlowResult> {
-  return flowRun(flow, ms, options);
 }
 
 /** CPU a process used over some runs, per unit of work (ms of CPU from /proc). */

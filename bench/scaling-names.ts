@@ -9,6 +9,7 @@ import { load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { ScalePeerArgs } from './fixtures/scale-peer.js';
 import { type Check, count } from './harness.js';
+import { flowRun } from './measure.js';
 import { type Fleet, KBUS_PEER, profileFlags, rssKiB, SCALE_PEER } from './processes.js';
 import {
   CpuPer,
@@ -16,7 +17,6 @@ import {
   QUEUE_OPTIONS,
   RUN_MS,
   RUNS,
-  run,
   short,
   spreadOf,
   table,
@@ -101,7 +101,7 @@ export async function namesSweep(fleet: Fleet): Promise<Check[]> {
       const texts: string[] = [];
       for (const t of TARGETS) {
         if (!warmup) cpu[t].start();
-        const r = await run(flows[t], warmup ? WARMUP_MS : RUN_MS, options);
+        const r = await flowRun(flows[t], warmup ? WARMUP_MS : RUN_MS, options);
         verified.add(r);
         if (!warmup) {
           cpu[t].stop(r.delivered);

@@ -7,7 +7,7 @@ import { load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { RelayPeerArgs } from './fixtures/relay-peer.js';
 import type { Check } from './harness.js';
-import { median } from './measure.js';
+import { flowRun, median } from './measure.js';
 import { type Fleet, KBUS_PEER, profileFlags, RELAY_PEER, type Server } from './processes.js';
 import {
   CpuPer,
@@ -15,7 +15,6 @@ import {
   QUEUE_OPTIONS,
   RUN_MS,
   RUNS,
-  run,
   type SendOptions,
   short,
   spreadOf,
@@ -113,7 +112,7 @@ export async function sizeSweep(fleet: Fleet): Promise<Check[]> {
         const texts: string[] = [];
         for (const side of SIDES) {
           if (!warmup) cpu[side].start();
-          const r = await run(flows[side], warmup ? WARMUP_MS : RUN_MS, options(side));
+          const r = await flowRun(flows[side], warmup ? WARMUP_MS : RUN_MS, options(side));
           verified[side].add(r);
           if (!warmup) {
             cpu[side].stop(r.delivered);

@@ -29,7 +29,7 @@ import { guarded, load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { ScalePeerArgs } from './fixtures/scale-peer.js';
 import { type Check, count } from './harness.js';
-import { median } from './measure.js';
+import { flowRun, median } from './measure.js';
 import { Fleet, KBUS_PEER, type Peer, profileFlags, SCALE_PEER } from './processes.js';
 import {
   CpuPer,
@@ -37,7 +37,6 @@ import {
   QUEUE_OPTIONS,
   RUN_MS,
   RUNS,
-  run,
   short,
   split,
   spreadOf,
@@ -119,7 +118,7 @@ async function fanOut(fleet: Fleet): Promise<Check[]> {
       for (let i = 0; i <= RUNS; i++) {
         const warmup = i === 0;
         if (!warmup) cpu.start();
-        const r = await run(flow, warmup ? WARMUP_MS : RUN_MS, options);
+        const r = await flowRun(flow, warmup ? WARMUP_MS : RUN_MS, options);
         verified.add(r);
         if (!warmup) {
           cpu.stop(r.delivered);

@@ -5,7 +5,7 @@
  * was seen, in milliseconds since the capture started. A line of kind
  * "missed" says that messages were lost to a full queue before it.
  */
-import type { KbusMessage } from '../client/index.js';
+import type { KbusMessage, MessageKind } from '../client/index.js';
 import { Flags, type MessageId, type NetworkAddress } from '../wire/index.js';
 
 export const CAPTURE_FORMAT = 'kbus-capture';
@@ -24,7 +24,7 @@ export interface CaptureHeader {
 export interface CapturedMessage {
   /** Milliseconds since the capture's start. */
   readonly t: number;
-  readonly kind: string;
+  readonly kind: MessageKind;
   readonly id: [number, number];
   readonly inReplyTo: [number, number];
   readonly to: number;

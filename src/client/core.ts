@@ -8,7 +8,6 @@
  * modules that can provide those transports.
  */
 import {
-  DescribeError,
   encodeAbout,
   type KsockAbout,
   Op,
@@ -21,7 +20,6 @@ import {
   copyBytes,
   decodeLatin1,
   Flags,
-  KbusError,
   latin1Bytes,
   type Message,
   type MessageId,
@@ -416,14 +414,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
    * link this way.
    */
   async describe(about: KsockAbout): Promise<void> {
-    let payload: Uint8Array;
-    try {
-      payload = encodeAbout(about);
-    } catch (err) {
-      if (err instanceof DescribeError) throw new KbusError(err.code, err.message);
-      throw err;
-    }
-    await this.channel.call(Op.DESCRIBE, [], payload);
+    await this.channel.call(Op.DESCRIBE, [], encodeAbout(about));
   }
 
   /** UNREPLIEDTO */

@@ -4,9 +4,10 @@
  * and kept for the chart over the last minutes. No DOM here.
  */
 import type { ClusterView } from '../cluster/index.js';
+import type { KsockAbout } from '../protocol/describe.js';
 
 /** What a Ksock says it is (DESCRIBE): a flat object. */
-export type KsockAbout = Readonly<Record<string, string | number | boolean>>;
+export type { KsockAbout } from '../protocol/describe.js';
 
 export interface KsockState {
   readonly id: number;

@@ -5,7 +5,6 @@
  */
 import type { Engine, EngineKsock } from '../engine/index.js';
 import {
-  DescribeError,
   decodeAbout,
   type Frame,
   FrameDecoder,
@@ -304,12 +303,7 @@ export class Connection {
         w.response(op, tag, 0, [ksock.missedCount >>> 0]);
         return;
       case Op.DESCRIBE:
-        try {
-          ksock.about = decodeAbout(payload);
-        } catch (err) {
-          if (err instanceof DescribeError) throw new KbusError(err.code, err.message);
-          throw err;
-        }
+        ksock.about = decodeAbout(payload);
         w.response(op, tag, 0);
         return;
       case Op.RESET:

@@ -6,30 +6,21 @@
  * without knowing its shape.
  */
 
+import { KbusError } from '../wire/index.js';
+
 /** The largest DESCRIBE payload. */
 export const MAX_DESCRIBE_BYTES = 1024;
 
 export type KsockAbout = Readonly<Record<string, string | number | boolean>>;
 
-/** Why a DESCRIBE payload was refused: EMSGSIZE for its size, EINVAL for its shape. */
-export class DescribeError extends Error {
-  constructor(
-    readonly code: 'EINVAL' | 'EMSGSIZE',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DescribeError';
-  }
-}
-
 function check(value: unknown): KsockAbout {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DescribeError('EINVAL', 'DESCRIBE takes a JSON object');
+    throw new KbusError('EINVAL', 'DESCRIBE takes a JSON object');
   }
   for (const [key, v] of Object.entries(value)) {
     const type = typeof v;
     if (type !== 'string' && type !== 'boolean' && !(type === 'number' && Number.isFinite(v))) {
-      throw new DescribeError(
+      throw new KbusError(
         'EINVAL',
         `DESCRIBE: "${key}" must be a string, a finite number or a boolean`,
       );
@@ -38,11 +29,11 @@ function check(value: unknown): KsockAbout {
   return value as KsockAbout;
 }
 
-/** The payload for `about`; throws DescribeError when the daemon would refuse it. */
+/** The payload for `about`; throws the KbusError (EINVAL, EMSGSIZE) the daemon would answer. */
 export function encodeAbout(about: KsockAbout): Uint8Array {
   const bytes = new TextEncoder().encode(JSON.stringify(check(about)));
   if (bytes.length > MAX_DESCRIBE_BYTES) {
-    throw new DescribeError(
+    throw new KbusError(
       'EMSGSIZE',
       `DESCRIBE: ${bytes.length} bytes of JSON, more than ${MAX_DESCRIBE_BYTES}`,
     );
@@ -50,10 +41,10 @@ export function encodeAbout(about: KsockAbout): Uint8Array {
   return bytes;
 }
 
-/** The description in a DESCRIBE payload; throws DescribeError for one the protocol refuses. */
+/** The description in a DESCRIBE payload; throws a KbusError (EINVAL, EMSGSIZE) for one the protocol refuses. */
 export function decodeAbout(payload: Uint8Array): KsockAbout {
   if (payload.length > MAX_DESCRIBE_BYTES) {
-    throw new DescribeError(
+    throw new KbusError(
       'EMSGSIZE',
       `DESCRIBE: ${payload.length} bytes, more than ${MAX_DESCRIBE_BYTES}`,
     );
@@ -62,7 +53,7 @@ export function decodeAbout(payload: Uint8Array): KsockAbout {
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
   } catch {
-    throw new DescribeError('EINVAL', 'DESCRIBE takes UTF-8 JSON');
+    throw new KbusError('EINVAL', 'DESCRIBE takes UTF-8 JSON');
   }
   return check(value);
 }

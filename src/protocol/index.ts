@@ -1,5 +1,4 @@
 export {
-  DescribeError,
   decodeAbout,
   encodeAbout,
   type KsockAbout,

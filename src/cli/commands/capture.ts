@@ -11,7 +11,6 @@ import {
   type CapturedMessage,
   CaptureFormatError,
   headerLine,
-  type MissedRecord,
   messageLine,
   missedLine,
   parseHeader,
@@ -251,8 +250,8 @@ async function readCapture(file: string): Promise<{ messages: CapturedMessage[];
       if (n === 1) parseHeader(text);
       else if (text.trim() !== '') {
         const item = parseLine(text, n);
-        if (item.kind === 'missed') missed += (item as MissedRecord).count;
-        else messages.push(item as CapturedMessage);
+        if (item.kind === 'missed') missed += item.count;
+        else messages.push(item);
       }
     }
     if (n === 0) throw new CaptureFormatError(1, 'the file is empty');
