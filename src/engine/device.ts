@@ -210,7 +210,9 @@ export class Device implements KsockHost<Ksock> {
         sender.id,
       );
       for (const listener of this.router.route(stamped.name).listeners) {
-        if (!listener.ksock.isFull(false)) this.push(listener.ksock, stamped, listener, false);
+        if (!hears(listener, stamped.name)) continue;
+        if (listener.ksock.isFull(false)) this.missed(listener);
+        else this.push(listener.ksock, stamped, listener, false);
       }
       return stamped.id;
     } finally {
@@ -276,9 +278,7 @@ export class Device implements KsockHost<Ksock> {
     const listeners = route.listeners;
     let skipped: Set<Binding<Ksock>> | undefined;
     for (const listener of listeners) {
-      // The owner's rules (KsockGuard): this listener is no recipient at all.
-      const guard = listener.ksock.guard;
-      if (guard !== undefined && !guard.mayReceive(message.name)) {
+      if (!hears(listener, message.name)) {
         skipped ??= new Set();
         skipped.add(listener);
         continue;
@@ -289,8 +289,7 @@ export class Device implements KsockHost<Ksock> {
       // By default a full listener simply misses the message.
       skipped ??= new Set();
       skipped.add(listener);
-      this.counters.missed++;
-      listener.ksock.missedCount++;
+      this.missed(listener);
     }
 
     if (replyTo !== undefined) {
@@ -307,6 +306,12 @@ export class Device implements KsockHost<Ksock> {
       }
     }
     return undefined;
+  }
+
+  /** Kbus.txt "Queues filling up": a full listener simply misses the message, counted. */
+  private missed(listener: Binding<Ksock>): void {
+    this.counters.missed++;
+    listener.ksock.missedCount++;
   }
 
   /** kbus_push_message: the only way a message joins a queue. */
@@ -530,7 +535,7 @@ export class Device implements KsockHost<Ksock> {
     // Set aside only for those deliver() would have given it to (KsockGuard).
     const listeners = this.router
       .route(MessageNames.REPLIER_BIND_EVENT)
-      .listeners.filter((l) => l.ksock.guard?.mayReceive(message.name) !== false);
+      .listeners.filter((l) => hears(l, message.name));
     const events = this.unbindEvents;
     if (events.tragic || listeners.length + events.length > this.options.maxUnsentUnbind) {
       events.tragic = true;
@@ -649,4 +654,13 @@ export class Device implements KsockHost<Ksock> {
   private debug(text: string): void {
     this.options.log(`kbus: ${this.index}/${text}`);
   }
+}
+
+/**
+ * The owner's rules (KsockGuard): may this listener hear `name` at all? One
+ * it may not is no recipient of the message, whatever path brings it.
+ */
+function hears(listener: Binding<Ksock>, name: string): boolean {
+  const guard = listener.ksock.guard;
+  return guard === undefined || guard.mayReceive(name);
 }

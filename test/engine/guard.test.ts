@@ -41,6 +41,29 @@ describe('KsockGuard', () => {
     );
   });
 
+  test("a listener copy from another bus (sendCopy) obeys the guard too, and a full listener's miss is counted", () => {
+    const engine = new Engine({ maxMessages: 1 });
+    const agent = engine.open(0, OpenMode.READ_WRITE);
+    const guarded = engine.open(0, OpenMode.READ);
+    const plain = engine.open(0, OpenMode.READ);
+    guarded.guard = guard('$.Public.');
+    guarded.bind('$.*');
+    plain.bind('$.*');
+    agent.sendCopy({ name: '$.Secret.A' });
+    agent.sendCopy({ name: '$.Public.B' });
+    assert.deepEqual(
+      drain(guarded).map((m) => m.name),
+      ['$.Public.B'],
+      'the secret copy never reached it, so its queue of one had room for the public one',
+    );
+    assert.equal(guarded.missedCount, 0, 'a refused listener is no recipient: it missed nothing');
+    assert.deepEqual(
+      drain(plain).map((m) => m.name),
+      ['$.Secret.A'],
+    );
+    assert.equal(plain.missedCount, 1, 'its queue of one was full for the second copy');
+  });
+
   test('a refused listener is no recipient: its full queue does not fail ALL_OR_FAIL', () => {
     const engine = new Engine({ maxMessages: 1 });
     const sender = engine.open(0, OpenMode.READ_WRITE);
