@@ -230,7 +230,7 @@ export async function describeKsock(ksock: Ksock, about: KsockAbout): Promise<vo
     ]),
   );
   try {
-    await ksock.describe({ ...cut, pid: process.pid });
+    await ksock.describe(cut);
   } catch {
     // An older daemon (ENOTTY), or a label too long for DESCRIBE: carry on.
   }
