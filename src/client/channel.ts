@@ -47,6 +47,9 @@ class PendingCall {
   ) {}
 }
 
+/** postMessage's success: nothing to do. */
+const ignoreId = (_id: MessageId): void => {};
+
 /** The message id result of SEND, SENDMSG and LASTSENT. */
 export function idOf(result: Result): MessageId {
   return { networkId: result.word(0), serialNum: result.word(4) };
@@ -142,6 +145,23 @@ export class Channel {
         new PendingCall(Op.SENDMSG, tag, reject, undefined, undefined, resolve, onId, message),
       );
     });
+  }
+
+  /**
+   * SENDMSG of a message object with no promise: `onError` hears of a
+   * failure (with the error sendMessage would reject with); success is
+   * silent. For a stream of sends whose ids nobody needs.
+   */
+  postMessage(message: Message | MessageInit, onError: (error: Error) => void): void {
+    if (this.closedError) {
+      onError(this.closedError);
+      return;
+    }
+    const tag = this.tag();
+    this.writer.message(Op.SENDMSG, message, tag);
+    this.calls.pushBack(
+      new PendingCall(Op.SENDMSG, tag, onError, undefined, undefined, ignoreId, undefined, message),
+    );
   }
 
   private tag(): number {

@@ -207,6 +207,16 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     return this.channel.sendMessage(toMessageInit(message));
   }
 
+  /**
+   * Sends a message without waiting for its id (SENDMSG all the same):
+   * no promise is made, so a stream of sends costs less. `onError` hears
+   * of each send that fails, with the error send() would reject with;
+   * on a closed Ksock it is called at once.
+   */
+  post(message: Outgoing | Message, onError: (error: Error) => void): void {
+    this.channel.postMessage(toMessageInit(message), onError);
+  }
+
   /** Sends an announcement. */
   announce(name: string, data?: Data, options: SendOptions = {}): Promise<MessageId> {
     return this.send({ name, data, to: options.to, flags: options.flags });

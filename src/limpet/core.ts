@@ -27,6 +27,10 @@ export type BusAction =
   | { kind: 'drop'; why: string }
   | { kind: 'stop' };
 
+// The drops every forwarded announcement comes back as: one object each, shared.
+const OWN_INJECTION: BusAction = { kind: 'drop', why: 'our own injection' };
+const ECHO: BusAction = { kind: 'drop', why: 'an echo' };
+
 /** A pending request: the id it had on this bus, and who sent it. */
 interface Pending {
   readonly busId: MessageId;
@@ -119,9 +123,8 @@ export class LimpetCore {
       this.pending.set(key(stamped.id), { busId: message.id, from: message.from });
       return { kind: 'forward', message: stamped };
     }
-    if (message.from === K) return { kind: 'drop', why: 'our own injection' };
-    if (message.id.networkId === N || message.id.networkId === P)
-      return { kind: 'drop', why: 'an echo' };
+    if (message.from === K) return OWN_INJECTION;
+    if (message.id.networkId === N || message.id.networkId === P) return ECHO;
     return { kind: 'forward', message: this.stamp(message) };
   }
 

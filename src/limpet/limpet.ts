@@ -284,6 +284,7 @@ export class Limpet implements AsyncDisposable {
       maxDataLength: options.maxDataLength ?? DEFAULT_MAX_DATA_LENGTH,
       log,
       trace,
+      tracing: verbosity >= 2,
       stop,
       stopping: () => result !== undefined,
     });

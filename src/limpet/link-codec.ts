@@ -100,13 +100,26 @@ function isBindEvent(message: Message): boolean {
   return message.name === MessageNames.REPLIER_BIND_EVENT;
 }
 
+/** The message as the link carries it, before byte order: bind event words converted. */
+function forLink(message: Message): Message {
+  return isBindEvent(message) && message.data.length >= 12
+    ? { ...message, data: swapBindEventWords(message.data) }
+    : message;
+}
+
 /** Encodes a message for the link: big-endian, bind event words converted. */
 export function encodeLinkMessage(message: Message): Uint8Array {
-  const m =
-    isBindEvent(message) && message.data.length >= 12
-      ? { ...message, data: swapBindEventWords(message.data) }
-      : message;
-  return encodeMessage(m, false);
+  return encodeMessage(forLink(message), false);
+}
+
+/** The length of `message` on the link (as encodeLinkMessage makes it). */
+export function linkMessageLength(message: Message): number {
+  return entireMessageLength(message.name.length, message.data.length);
+}
+
+/** encodeLinkMessage into `target` at `at` (there is room: linkMessageLength). */
+export function encodeLinkMessageInto(message: Message, target: Uint8Array, at: number): void {
+  encodeMessage(forLink(message), false, target, at);
 }
 
 /**

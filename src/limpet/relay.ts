@@ -13,7 +13,8 @@ import {
   MessageNames,
 } from '../wire/index.js';
 import { bindEventOf, type LimpetCore } from './core.js';
-import { encodeLinkMessage, LinkDecoder, type LinkError } from './link-codec.js';
+import { LinkDecoder, type LinkError } from './link-codec.js';
+import { LinkWriter } from './link-writer.js';
 import type { ProxyRepliers } from './proxies.js';
 import { BusRepliers } from './repliers.js';
 import type { LimpetResult } from './result.js';
@@ -33,6 +34,8 @@ export interface Relay {
   maxDataLength: number;
   log: (line: string) => void;
   trace: (line: string) => void;
+  /** True if trace() writes anything: a line per message is not built for nothing. */
+  tracing: boolean;
   /** Stops the Limpet; the first call decides the result. */
   stop: (result: LimpetResult) => void;
   /** True once the Limpet is stopping. */
@@ -41,28 +44,15 @@ export interface Relay {
 
 /** Starts both directions; resolves when the bus side has ended (after the Ksock closes). */
 export function relay(r: Relay): Promise<void> {
-  const { socket, bus, core, proxies, log, trace, stop, stopping } = r;
+  const { socket, bus, core, proxies, log, trace, tracing, stop, stopping } = r;
   const K = bus.id;
   const repliers = new BusRepliers();
 
-  let corked = false;
+  const link = new LinkWriter(socket);
   const sendToLink = (message: Message) => {
-    trace(`bus -> link: ${message.name} ${formatId(message.id)}`);
-    // What the bus hands over in one go leaves in one write (one segment,
-    // not one a message): held until the microtasks now running are done.
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    if (!socket.write(encodeLinkMessage(message))) {
-      // Reading from the bus waits while the link is full.
-      return new Promise<void>((resolve) => socket.once('drain', resolve));
-    }
-    return undefined;
+    if (tracing) trace(`bus -> link: ${message.name} ${formatId(message.id)}`);
+    // Reading from the bus waits while the link is full.
+    return link.write(message);
   };
 
   const busToLink = (async () => {
@@ -82,7 +72,7 @@ export function relay(r: Relay): Promise<void> {
           return;
         }
         if (action.kind === 'drop') {
-          trace(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
+          if (tracing) trace(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
         } else if (action.kind === 'inject') {
           bus
             .send(action.message)
@@ -114,8 +104,10 @@ export function relay(r: Relay): Promise<void> {
   /** A Request waits to ask who its replier is only when the bind events cannot say. */
   const waits = (message: Message) =>
     isRequest(message) && repliers.replier(message.name) === undefined;
+  const injectFailed = (err: Error) =>
+    log(`injecting a message from the link failed: ${err.message}`);
   const fromLinkNow = (message: Message): void => {
-    trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    if (tracing) trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
     if (isRequest(message)) {
       const replier = repliers.replier(message.name);
       if (replier !== undefined) {
@@ -143,9 +135,8 @@ export function relay(r: Relay): Promise<void> {
         );
       return;
     }
-    bus
-      .send(core.otherFromLink(message))
-      .catch((err: Error) => log(`injecting ${message.name} failed: ${err.message}`));
+    // The bulk of link traffic: no promise each (the error names the message).
+    bus.post(core.otherFromLink(message), injectFailed);
   };
   const requestFromLink = async (message: Message) => {
     trace(`link -> bus: ${message.name} ${formatId(message.id)}`);

@@ -45,10 +45,6 @@ const NO_DATA = new Uint8Array(0);
  * them into the bytes too.
  */
 export class EncodedMessage implements Message, EntireMessage {
-  readonly inReplyTo: MessageId;
-  readonly to: number;
-  readonly origFrom: NetworkAddress;
-  readonly finalTo: NetworkAddress;
   private view: Uint8Array | undefined;
   private id_: MessageId;
   private from_: number;
@@ -61,24 +57,29 @@ export class EncodedMessage implements Message, EntireMessage {
     readonly bytes: Uint8Array,
     readonly name: string,
   ) {
+    // Only the fields stamp() changes are held; the rest are read from the
+    // bytes when asked for (most are never asked for on the way through).
     const b = bytes;
     this.id_ = idFromWords(readU32LE(b, At.ID_NETWORK), readU32LE(b, At.ID_SERIAL));
-    this.inReplyTo = idFromWords(
-      readU32LE(b, At.IN_REPLY_TO_NETWORK),
-      readU32LE(b, At.IN_REPLY_TO_SERIAL),
-    );
-    this.to = readU32LE(b, At.TO);
-    this.origFrom = addressFromWords(
-      readU32LE(b, At.ORIG_FROM_NETWORK),
-      readU32LE(b, At.ORIG_FROM_LOCAL),
-    );
-    this.finalTo = addressFromWords(
-      readU32LE(b, At.FINAL_TO_NETWORK),
-      readU32LE(b, At.FINAL_TO_LOCAL),
-    );
     this.from_ = readU32LE(b, At.FROM);
     this.extra_ = readU32LE(b, At.EXTRA);
     this.flags_ = readU32LE(b, At.FLAGS);
+  }
+
+  get inReplyTo(): MessageId {
+    const b = this.bytes;
+    return idFromWords(readU32LE(b, At.IN_REPLY_TO_NETWORK), readU32LE(b, At.IN_REPLY_TO_SERIAL));
+  }
+  get to(): number {
+    return readU32LE(this.bytes, At.TO);
+  }
+  get origFrom(): NetworkAddress {
+    const b = this.bytes;
+    return addressFromWords(readU32LE(b, At.ORIG_FROM_NETWORK), readU32LE(b, At.ORIG_FROM_LOCAL));
+  }
+  get finalTo(): NetworkAddress {
+    const b = this.bytes;
+    return addressFromWords(readU32LE(b, At.FINAL_TO_NETWORK), readU32LE(b, At.FINAL_TO_LOCAL));
   }
 
   /** Wraps bytes already checked (decodeWhole, or encodeMessage's output). */

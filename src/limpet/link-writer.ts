@@ -1,0 +1,68 @@
+/**
+ * The bus-to-link direction's output: messages are encoded for the link
+ * straight into a shared slab and leave in one socket write per batch
+ * (what one turn of the event loop forwards), not one write, one buffer
+ * and one stream entry per message.
+ */
+import type { Socket } from 'node:net';
+import type { Message } from '../wire/index.js';
+import { encodeLinkMessageInto, linkMessageLength } from './link-codec.js';
+
+const SLAB = 64 * 1024;
+/** A batch this large leaves at once rather than at the end of the turn. */
+const FLUSH_AT = 48 * 1024;
+/** Past a flush, carry on in the rest of the slab only if this much is left. */
+const MIN_LEFTOVER = 4 * 1024;
+
+export class LinkWriter {
+  private slab = new Uint8Array(SLAB);
+  private buf = this.slab;
+  private pos = 0;
+  private scheduled = false;
+
+  constructor(private readonly socket: Socket) {}
+
+  /**
+   * Adds `message` to the batch. Returns a promise to wait on before
+   * writing more when the link is behind (its 'drain'), else undefined.
+   */
+  write(message: Message): Promise<void> | undefined {
+    const length = linkMessageLength(message);
+    if (this.pos + length > this.buf.length) {
+      this.flush();
+      if (length > this.buf.length) {
+        this.slab = new Uint8Array(Math.max(SLAB, length));
+        this.buf = this.slab;
+      }
+    }
+    encodeLinkMessageInto(message, this.buf, this.pos);
+    this.pos += length;
+    if (this.pos >= FLUSH_AT) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      // After the microtasks now running: what the bus hands over in one go
+      // (a read's worth of pushes) leaves together.
+      process.nextTick(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+    if (!this.socket.writableNeedDrain) return undefined;
+    return new Promise<void>((resolve) => this.socket.once('drain', resolve));
+  }
+
+  /** Hands the batch to the socket now. */
+  flush(): void {
+    if (this.pos === 0) return;
+    const out = this.buf.subarray(0, this.pos);
+    this.pos = 0;
+    if (this.socket.destroyed) return;
+    this.socket.write(out);
+    // The socket keeps `out` until it is sent: carry on past it, or in a new slab.
+    if (this.buf.length - out.length >= MIN_LEFTOVER) this.buf = this.buf.subarray(out.length);
+    else {
+      this.slab = new Uint8Array(SLAB);
+      this.buf = this.slab;
+    }
+  }
+}
