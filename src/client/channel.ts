@@ -212,6 +212,8 @@ export class Channel {
         call.reject(new KbusError('EINVAL', `short response to ${opName(call.op)}`));
         return;
       }
+      // A post(): nobody wants the id, so none is made.
+      if (call.resolveId === ignoreId) return;
       const id: MessageId = { networkId: readU32LE(payload, 4), serialNum: readU32LE(payload, 8) };
       call.onId?.(id);
       call.resolveId(id);

@@ -211,7 +211,8 @@ export class Ksock implements AsyncIterable<KbusMessage> {
    * Sends a message without waiting for its id (SENDMSG all the same):
    * no promise is made, so a stream of sends costs less. `onError` hears
    * of each send that fails, with the error send() would reject with;
-   * on a closed Ksock it is called at once.
+   * on a closed Ksock it is called at once. Data that is not data (a
+   * number, say) is a mistake in the caller, thrown at once, as by send().
    */
   post(message: Outgoing | Message, onError: (error: Error) => void): void {
     this.channel.postMessage(toMessageInit(message), onError);

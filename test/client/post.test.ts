@@ -67,6 +67,28 @@ describe('Ksock.post', () => {
     }
   });
 
+  test('data that is not data throws at once, as send() does, and nothing is sent', async () => {
+    const k = await Ksock.connect(daemon.socket);
+    try {
+      await k.bind('$.post.typed');
+      const before = await k.announce('$.post.typed', 'before');
+      assert.throws(
+        () => k.post({ name: '$.post.typed', data: 5 as unknown as string }, () => {}),
+        /must be a string or bytes/,
+      );
+      const after = await k.announce('$.post.typed', 'after');
+      // Serial numbers are the device's: the bad post took none, so nothing was sent.
+      assert.equal(after.serialNum, before.serialNum + 1);
+      const got = [await k.receive({ timeout: WAIT }), await k.receive({ timeout: WAIT })];
+      assert.deepEqual(
+        got.map((m) => new TextDecoder().decode(m.data)),
+        ['before', 'after'],
+      );
+    } finally {
+      await k.close();
+    }
+  });
+
   test('on a closed Ksock, onError is called at once with EBADF', async () => {
     const k = await Ksock.connect(daemon.socket);
     await k.close();
