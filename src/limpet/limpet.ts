@@ -287,6 +287,7 @@ export class Limpet implements AsyncDisposable {
       tracing: verbosity >= 2,
       stop,
       stopping: () => result !== undefined,
+      stopped: stopping,
     });
     const closed = (async () => {
       await stopping;

@@ -40,6 +40,8 @@ export interface Relay {
   stop: (result: LimpetResult) => void;
   /** True once the Limpet is stopping. */
   stopping: () => boolean;
+  /** Settles when the Limpet starts to stop. */
+  stopped: Promise<void>;
 }
 
 /** Starts both directions; resolves when the bus side has ended (after the Ksock closes). */
@@ -78,8 +80,10 @@ export function relay(r: Relay): Promise<void> {
             .send(action.message)
             .catch((err: Error) => log(`self-loop answer failed: ${err.message}`));
         } else {
+          // A peer that has stopped reading never drains the link: stopping
+          // must not wait for it (the link is destroyed once the Ksock is closed).
           const waiting = sendToLink(action.message);
-          if (waiting) await waiting;
+          if (waiting) await Promise.race([waiting, r.stopped]);
         }
       }
       if (!stopping()) log('lost the daemon connection');

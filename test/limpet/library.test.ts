@@ -42,9 +42,13 @@ let cleanup: Cleanup;
 beforeEach(() => {
   cleanup = new Cleanup();
 });
-afterEach(async () => {
-  await cleanup.run();
-});
+// Bounded, so that a Limpet that cannot stop fails its test rather than hangs the run.
+afterEach(
+  async () => {
+    await cleanup.run();
+  },
+  { timeout: 30_000 },
+);
 
 interface Starting {
   /** What `Limpet.start` resolves with. */
@@ -197,6 +201,32 @@ describe('closed: why a running Limpet stopped', () => {
     await b.stop();
     assert.equal((await within(lb.closed, "LB's stop")).reason, LimpetStop.DAEMON_LOST);
     assert.deepEqual(await within(la.closed, "LA's stop"), { reason: LimpetStop.LINK_CLOSED });
+  });
+
+  test('a peer that stops reading does not keep close() from finishing', async () => {
+    const d = await daemon(cleanup);
+    const address = await linkAddress('tcp', cleanup);
+    const s = start({
+      role: 'server',
+      address: parseLinkAddress(address.server),
+      networkId: 2,
+      socket: d.socket,
+    });
+    await within(s.listening, 'the server to listen');
+    const peer = await RawPeer.connect(address, cleanup);
+    await peer.write(encodeGreeting(1));
+    const limpet = await within(s.started, 'the Limpet to start');
+    // From now on the peer reads nothing: the link fills, and the Limpet
+    // waits for it to drain before it reads more from its bus.
+    peer.socket.pause();
+    const sender = await ksock(d, cleanup);
+    const data = new Uint8Array(60_000);
+    for (let i = 0; i < 400; i++) await sender.announce('$.Lib.Flood', data);
+    // 24 MB sent; a paused socket still fills its stream's buffer, no more.
+    assert.ok(peer.socket.bytesRead < 1_000_000, `the peer read ${peer.socket.bytesRead} bytes`);
+    assert.deepEqual(await within(limpet.close(), 'close() with the link full', 10_000), {
+      reason: LimpetStop.CLOSED,
+    });
   });
 
   test('a malformed frame from the peer: link-broken, with a KBUS_LINK_FORMAT error', async () => {
