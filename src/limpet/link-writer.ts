@@ -19,6 +19,7 @@ export class LinkWriter {
   private buf = this.slab;
   private pos = 0;
   private scheduled = false;
+  private draining: Promise<void> | undefined;
 
   constructor(private readonly socket: Socket) {}
 
@@ -48,7 +49,14 @@ export class LinkWriter {
       });
     }
     if (!this.socket.writableNeedDrain) return undefined;
-    return new Promise<void>((resolve) => this.socket.once('drain', resolve));
+    // One promise (and one listener) per drain, however many writers wait on it.
+    this.draining ??= new Promise<void>((resolve) =>
+      this.socket.once('drain', () => {
+        this.draining = undefined;
+        resolve();
+      }),
+    );
+    return this.draining;
   }
 
   /** Hands the batch to the socket now. */

@@ -3,7 +3,8 @@
  * encodeLinkMessage makes of each message, in order (bind event words
  * converted, a message larger than its slab included); a turn's messages
  * leave in a few socket writes, not one each; and a link that is behind
- * makes write() return a promise that settles once the peer reads.
+ * makes write() return a promise (one for every writer) that settles once
+ * the peer reads.
  */
 import assert from 'node:assert/strict';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
@@ -110,7 +111,7 @@ describe('LinkWriter', () => {
     }
   });
 
-  test('a link that is behind makes write() return a promise, settled once the peer reads', async () => {
+  test('a link that is behind makes write() return one promise for all who wait, settled once the peer reads', async () => {
     const { writer, reader } = await pair();
     try {
       reader.pause();
@@ -123,6 +124,10 @@ describe('LinkWriter', () => {
         if (waiting === undefined) await new Promise((r) => setImmediate(r));
       }
       assert.ok(waiting !== undefined, 'write() never said the link was behind');
+      // Whoever else writes meanwhile waits on the same drain: no listener each.
+      const listeners = writer.listenerCount('drain');
+      for (let i = 0; i < 20; i++) assert.equal(link.write(announcement(sent++)), waiting);
+      assert.equal(writer.listenerCount('drain'), listeners);
       let settled = false;
       void waiting.then(() => {
         settled = true;
