@@ -112,12 +112,7 @@ export function encodeLinkMessage(message: Message): Uint8Array {
   return encodeMessage(forLink(message), false);
 }
 
-/** The length of `message` on the link (as encodeLinkMessage makes it). */
-export function linkMessageLength(message: Message): number {
-  return entireMessageLength(message.name.length, message.data.length);
-}
-
-/** encodeLinkMessage into `target` at `at` (there is room: linkMessageLength). */
+/** encodeLinkMessage into `target` at `at` (there is room: encodedLength(message)). */
 export function encodeLinkMessageInto(message: Message, target: Uint8Array, at: number): void {
   encodeMessage(forLink(message), false, target, at);
 }

@@ -5,8 +5,9 @@
  * and one stream entry per message.
  */
 import type { Socket } from 'node:net';
-import type { Message } from '../wire/index.js';
-import { encodeLinkMessageInto, linkMessageLength } from './link-codec.js';
+import { allocate } from '../protocol/alloc.js';
+import { encodedLength, type Message } from '../wire/index.js';
+import { encodeLinkMessageInto } from './link-codec.js';
 
 const SLAB = 64 * 1024;
 /** A batch this large leaves at once rather than at the end of the turn. */
@@ -15,7 +16,7 @@ const FLUSH_AT = 48 * 1024;
 const MIN_LEFTOVER = 4 * 1024;
 
 export class LinkWriter {
-  private slab = new Uint8Array(SLAB);
+  private slab = allocate(SLAB);
   private buf = this.slab;
   private pos = 0;
   private scheduled = false;
@@ -28,11 +29,12 @@ export class LinkWriter {
    * writing more when the link is behind (its 'drain'), else undefined.
    */
   write(message: Message): Promise<void> | undefined {
-    const length = linkMessageLength(message);
+    // The link's byte order changes no length.
+    const length = encodedLength(message);
     if (this.pos + length > this.buf.length) {
       this.flush();
       if (length > this.buf.length) {
-        this.slab = new Uint8Array(Math.max(SLAB, length));
+        this.slab = allocate(Math.max(SLAB, length));
         this.buf = this.slab;
       }
     }
@@ -69,7 +71,7 @@ export class LinkWriter {
     // The socket keeps `out` until it is sent: carry on past it, or in a new slab.
     if (this.buf.length - out.length >= MIN_LEFTOVER) this.buf = this.buf.subarray(out.length);
     else {
-      this.slab = new Uint8Array(SLAB);
+      this.slab = allocate(SLAB);
       this.buf = this.slab;
     }
   }

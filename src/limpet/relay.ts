@@ -33,9 +33,8 @@ export interface Relay {
   proxies: ProxyRepliers;
   maxDataLength: number;
   log: (line: string) => void;
-  trace: (line: string) => void;
-  /** True if trace() writes anything: a line per message is not built for nothing. */
-  tracing: boolean;
+  /** Per-message lines, or undefined when nothing would print them (so none is built). */
+  trace: ((line: string) => void) | undefined;
   /** Stops the Limpet; the first call decides the result. */
   stop: (result: LimpetResult) => void;
   /** True once the Limpet is stopping. */
@@ -46,13 +45,13 @@ export interface Relay {
 
 /** Starts both directions; resolves when the bus side has ended (after the Ksock closes). */
 export function relay(r: Relay): Promise<void> {
-  const { socket, bus, core, proxies, log, trace, tracing, stop, stopping } = r;
+  const { socket, bus, core, proxies, log, trace, stop, stopping } = r;
   const K = bus.id;
   const repliers = new BusRepliers();
 
   const link = new LinkWriter(socket);
   const sendToLink = (message: Message) => {
-    if (tracing) trace(`bus -> link: ${message.name} ${formatId(message.id)}`);
+    trace?.(`bus -> link: ${message.name} ${formatId(message.id)}`);
     // Reading from the bus waits while the link is full.
     return link.write(message);
   };
@@ -74,7 +73,7 @@ export function relay(r: Relay): Promise<void> {
           return;
         }
         if (action.kind === 'drop') {
-          if (tracing) trace(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
+          trace?.(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
         } else if (action.kind === 'inject') {
           bus
             .send(action.message)
@@ -111,7 +110,7 @@ export function relay(r: Relay): Promise<void> {
   const injectFailed = (err: Error) =>
     log(`injecting a message from the link failed: ${err.message}`);
   const fromLinkNow = (message: Message): void => {
-    if (tracing) trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    trace?.(`link -> bus: ${message.name} ${formatId(message.id)}`);
     if (isRequest(message)) {
       const replier = repliers.replier(message.name);
       if (replier !== undefined) {
@@ -129,7 +128,7 @@ export function relay(r: Relay): Promise<void> {
     if (isReply(message)) {
       const reply = core.replyFromLink(message);
       if (reply === undefined) {
-        trace(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
+        trace?.(`link: dropped reply to ${formatId(message.inReplyTo)}: nothing pending`);
         return;
       }
       bus
@@ -143,13 +142,13 @@ export function relay(r: Relay): Promise<void> {
     bus.post(core.otherFromLink(message), injectFailed);
   };
   const requestFromLink = async (message: Message) => {
-    trace(`link -> bus: ${message.name} ${formatId(message.id)}`);
+    trace?.(`link -> bus: ${message.name} ${formatId(message.id)}`);
     requestWithReplier(message, await bus.replier(message.name));
   };
   /** Section 5.2 rule 3, given r = REPLIER(name) on this bus. */
   const requestWithReplier = (message: Message, replier: number) => {
     const decision = core.requestFromLink(message, replier);
-    if (decision.kind === 'drop') return trace(`link: dropped ${message.name}: ${decision.why}`);
+    if (decision.kind === 'drop') return trace?.(`link: dropped ${message.name}: ${decision.why}`);
     if (decision.kind === 'answer') {
       sendToLink(decision.message);
       return;

@@ -90,7 +90,13 @@ async function pair(
   clientBus: RunningDaemon,
   kind: LinkKind,
   client: Partial<LimpetOptions> = {},
-): Promise<{ server: Limpet; client: Limpet; address: LinkAddresses }> {
+): Promise<{
+  server: Limpet;
+  client: Limpet;
+  address: LinkAddresses;
+  /** What each logged so far. */
+  lines: { server: string[]; client: string[] };
+}> {
   const address = await linkAddress(kind, cleanup);
   const s = start({
     role: 'server',
@@ -107,7 +113,7 @@ async function pair(
     ...client,
   });
   const [server, started] = await within(Promise.all([s.started, c.started]), 'the pair to start');
-  return { server, client: started, address };
+  return { server, client: started, address, lines: { server: s.lines, client: c.lines } };
 }
 
 describe('a Limpet pair started from code', () => {
@@ -141,6 +147,22 @@ describe('a Limpet pair started from code', () => {
     assert.equal(exists(address.path!), false);
     // Closing again changes nothing.
     assert.deepEqual(await la.close(), { reason: LimpetStop.CLOSED });
+  });
+
+  test('verbosity 2 logs each message forwarded; the default logs none', async () => {
+    const a = await daemon(cleanup);
+    const b = await daemon(cleanup);
+    const { lines } = await pair(b, a, 'unix', { verbosity: 2 });
+    const listener = await ksock(b, cleanup);
+    await listener.bind('$.Lib.Traced');
+    const sender = await ksock(a, cleanup);
+    await sender.announce('$.Lib.Traced', 'seen');
+    assert.equal(text(await next(listener, 'the announcement on B')), 'seen');
+    assert.ok(
+      lines.client.some((l) => /bus -> link: \$\.Lib\.Traced /.test(l)),
+      lines.client.join('\n'),
+    );
+    assert.ok(!lines.server.some((l) => l.includes('$.Lib.Traced')), lines.server.join('\n'));
   });
 
   test('`await using` closes a Limpet at the end of its scope', async () => {
@@ -205,17 +227,7 @@ describe('closed: why a running Limpet stopped', () => {
 
   test('a peer that stops reading does not keep close() from finishing', async () => {
     const d = await daemon(cleanup);
-    const address = await linkAddress('tcp', cleanup);
-    const s = start({
-      role: 'server',
-      address: parseLinkAddress(address.server),
-      networkId: 2,
-      socket: d.socket,
-    });
-    await within(s.listening, 'the server to listen');
-    const peer = await RawPeer.connect(address, cleanup);
-    await peer.write(encodeGreeting(1));
-    const limpet = await within(s.started, 'the Limpet to start');
+    const { peer, limpet } = await serverWithRawPeer(d, 'tcp');
     // From now on the peer reads nothing: the link fills, and the Limpet
     // waits for it to drain before it reads more from its bus.
     peer.socket.pause();
@@ -231,17 +243,7 @@ describe('closed: why a running Limpet stopped', () => {
 
   test('a malformed frame from the peer: link-broken, with a KBUS_LINK_FORMAT error', async () => {
     const d = await daemon(cleanup);
-    const address = await linkAddress('unix', cleanup);
-    const s = start({
-      role: 'server',
-      address: parseLinkAddress(address.server),
-      networkId: 2,
-      socket: d.socket,
-    });
-    await within(s.listening, 'the server to listen');
-    const peer = await RawPeer.connect(address, cleanup);
-    await peer.write(encodeGreeting(1));
-    const limpet = await within(s.started, 'the Limpet to start');
+    const { peer, limpet } = await serverWithRawPeer(d, 'unix');
     // A frame in the daemon's byte order (little-endian) is not a link frame.
     await peer.write(encodeMessage(makeMessage({ name: '$.Lib.X' }), true));
     const result = await within(limpet.closed, "the Limpet's stop");
@@ -250,6 +252,24 @@ describe('closed: why a running Limpet stopped', () => {
     await peer.waitClosed();
   });
 });
+
+/** A server Limpet (network id 2) on `d`, linked to the test as a raw peer (network id 1). */
+async function serverWithRawPeer(
+  d: RunningDaemon,
+  kind: LinkKind,
+): Promise<{ peer: RawPeer; limpet: Limpet }> {
+  const address = await linkAddress(kind, cleanup);
+  const s = start({
+    role: 'server',
+    address: parseLinkAddress(address.server),
+    networkId: 2,
+    socket: d.socket,
+  });
+  await within(s.listening, 'the server to listen');
+  const peer = await RawPeer.connect(address, cleanup);
+  await peer.write(encodeGreeting(1));
+  return { peer, limpet: await within(s.started, 'the Limpet to start') };
+}
 
 /** Asserts that `promise` rejects with a LinkError or LimpetError of `code`; returns the error. */
 async function rejectsWith(
