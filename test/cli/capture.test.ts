@@ -13,6 +13,11 @@ import { Flags } from '../../src/wire/index.js';
 import { type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
 import { Background, DEADLINE_MS, kbus, killStragglers, waitFor } from './helpers.js';
 
+/** `n` messages as kbus says it: "1 message", "2 messages" (the capture's counts vary run to run). */
+function counted(n: number): string {
+  return `${n} message${n === 1 ? '' : 's'}`;
+}
+
 describe('kbus capture and replay', () => {
   let daemon: RunningDaemon;
   const dir = tempDir('kbus-capture-');
@@ -200,13 +205,13 @@ describe('kbus capture and replay', () => {
     assert.equal(done.code, 0, done.stderr);
     assert.match(
       done.stderr,
-      new RegExp(`captured ${messages} messages to .*; missed ${missed}: `),
+      new RegExp(`captured ${counted(messages)} to .*; missed ${missed}: `),
     );
     assert.deepEqual(tally(), { messages, missed }, 'the end added nothing');
 
     const replay = await kbus(['replay', '--pace', 'fast', lossy], { socket: daemon.socket });
     assert.equal(replay.code, 0, replay.stderr);
-    assert.match(replay.stderr, new RegExp(`replayed ${messages} messages`));
-    assert.match(replay.stderr, new RegExp(`the capture missed ${missed} messages`));
+    assert.match(replay.stderr, new RegExp(`replayed ${counted(messages)} `));
+    assert.match(replay.stderr, new RegExp(`the capture missed ${counted(missed)} `));
   });
 });
