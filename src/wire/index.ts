@@ -1,5 +1,6 @@
 export * from './assembler.js';
 export * from './bind-event.js';
+export * from './byte-order.js';
 export * from './constants.js';
 export * from './deque.js';
 export * from './encoded.js';

@@ -150,7 +150,7 @@ export function encodeMessage(
   if (out.length - offset < length) {
     throw new KbusError('EMSGSIZE', `need ${length} bytes to encode the message`);
   }
-  const put = littleEndian ? writeU32LE : putBE;
+  const put = littleEndian ? writeU32LE : writeU32BE;
   const o = offset;
   const id = msg.id ?? NO_ID;
   const inReplyTo = msg.inReplyTo ?? NO_ID;
@@ -187,7 +187,8 @@ export function encodeMessage(
   return out;
 }
 
-function putBE(b: Uint8Array, at: number, v: number): void {
+/** Writes a big-endian word (Limpet links), as writeU32LE writes a little-endian one. */
+export function writeU32BE(b: Uint8Array, at: number, v: number): void {
   b[at] = v >>> 24;
   b[at + 1] = v >>> 16;
   b[at + 2] = v >>> 8;
