@@ -12,6 +12,8 @@ export type {
   CloseReason,
   ConnectOptions,
   Data,
+  EncodedOutgoing,
+  MessageBytesReader,
   MessageKind,
   Mode,
   OpenOptions,

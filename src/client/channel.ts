@@ -6,6 +6,7 @@
 import { FrameDecoder, FrameWriter, Op, opName, type Transport } from '../protocol/index.js';
 import {
   Deque,
+  type EntireMessage,
   KbusError,
   type Message,
   type MessageId,
@@ -13,7 +14,7 @@ import {
   readU32LE,
 } from '../wire/index.js';
 import { ConnectionLostError } from './errors.js';
-import { explainSendError } from './explain.js';
+import { explainEncodedSendError, explainSendError } from './explain.js';
 
 /** The result of a request: its status and the result fields after it. */
 export class Result {
@@ -42,8 +43,8 @@ class PendingCall {
     readonly onResult: ((result: Result) => void) | undefined,
     readonly resolveId: ((id: MessageId) => void) | undefined,
     readonly onId: ((id: MessageId) => void) | undefined,
-    /** The message a SENDMSG sends, to explain its error. */
-    readonly message: Message | MessageInit | undefined,
+    /** The message a SENDMSG sends, or its name if it was sent encoded, to explain its error. */
+    readonly message: Message | MessageInit | string | undefined,
   ) {}
 }
 
@@ -164,6 +165,23 @@ export class Channel {
     );
   }
 
+  /**
+   * postMessage of a message already encoded: `message` writes its entire
+   * bytes into the outgoing batch at once. `name` is its name, for the
+   * error `onError` hears.
+   */
+  postEncoded(message: EntireMessage, name: string, onError: (error: Error) => void): void {
+    if (this.closedError) {
+      onError(this.closedError);
+      return;
+    }
+    const tag = this.tag();
+    this.writer.entire(Op.SENDMSG, message, tag);
+    this.calls.pushBack(
+      new PendingCall(Op.SENDMSG, tag, onError, undefined, undefined, ignoreId, undefined, name),
+    );
+  }
+
   private tag(): number {
     const tag = this.nextTag;
     this.nextTag = tag === 0xffffffff ? 1 : tag + 1;
@@ -204,7 +222,14 @@ export class Channel {
     const status = payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24);
     if (status < 0) {
       const error = KbusError.fromErrno(status, `${opName(call.op) ?? call.op} failed`);
-      call.reject(call.message ? explainSendError(error, call.message) : error);
+      const sent = call.message;
+      call.reject(
+        sent === undefined
+          ? error
+          : typeof sent === 'string'
+            ? explainEncodedSendError(error, sent)
+            : explainSendError(error, sent),
+      );
       return;
     }
     if (call.resolveId !== undefined) {

@@ -19,6 +19,7 @@ import { checkOptions, oneOf } from '../wire/check-options.js';
 import {
   copyBytes,
   decodeLatin1,
+  type EntireMessage,
   Flags,
   latin1Bytes,
   type Message,
@@ -28,7 +29,7 @@ import {
 } from '../wire/index.js';
 import { Channel, idOf } from './channel.js';
 import { explainBindError } from './explain.js';
-import { Inbox } from './inbox.js';
+import { Inbox, type MessageBytesReader } from './inbox.js';
 import {
   type Data,
   decodeReceived,
@@ -83,6 +84,14 @@ const AUTH_BEARER = 1;
 
 /** Why a Ksock is closed: close() was called, or the connection was lost. */
 export type CloseReason = 'closed' | 'lost';
+
+/**
+ * A message already encoded, for Ksock.postEncoded(): its length, how it
+ * writes its entire bytes, and its name (for the error if it fails).
+ */
+export interface EncodedOutgoing extends EntireMessage {
+  readonly name: string;
+}
 
 /** This process's id under Node, else 0 (a browser has none). */
 function processId(): number {
@@ -218,6 +227,17 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     this.channel.postMessage(toMessageInit(message), onError);
   }
 
+  /**
+   * post() of a message already encoded as its entire bytes (little-endian,
+   * protocol.md "Messages on the wire"), for code that relays messages:
+   * `message.writeTo` writes them straight into the outgoing batch, at
+   * once. The daemon checks them as it checks any SENDMSG; `onError` hears
+   * of a failure, naming `message.name`.
+   */
+  postEncoded(message: EncodedOutgoing, onError: (error: Error) => void): void {
+    this.channel.postEncoded(message, message.name, onError);
+  }
+
   /** Sends an announcement. */
   announce(name: string, data?: Data, options: SendOptions = {}): Promise<MessageId> {
     return this.send({ name, data, to: options.to, flags: options.flags });
@@ -302,6 +322,17 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   /** Messages as they arrive, until the Ksock closes or the loop breaks. */
   [Symbol.asyncIterator](): AsyncIterator<KbusMessage> {
     return this.inbox.messages();
+  }
+
+  /**
+   * Messages as their entire bytes (little-endian, laid out as protocol.md
+   * "Messages on the wire" says), for code that relays messages rather
+   * than reads them: take() each that has arrived, in order, and wait for
+   * more with ready(). No object is made per message, so it costs less
+   * than receive() or iteration, which take from the same queue.
+   */
+  messageBytes(): MessageBytesReader {
+    return this.inbox.messageBytes();
   }
 
   /** Messages as they arrive, stopping when `signal` aborts. */

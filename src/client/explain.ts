@@ -33,6 +33,15 @@ function nameError(err: KbusError, name: string, sending: boolean): KbusError | 
   return new KbusError(err.code, `${verb} '${shown}'`, { cause: err, meaning: problem });
 }
 
+/** `err` from sending a message given encoded, of which only the name is known. */
+export function explainEncodedSendError(err: Error, name: string): Error {
+  if (!(err instanceof KbusError)) return err;
+  const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
+  return (
+    nameError(err, name, true) ?? new KbusError(err.code, `cannot send '${shown}'`, { cause: err })
+  );
+}
+
 /** `err` from sending `message`, said for this case. */
 export function explainSendError(err: Error, message: MessageInit): Error {
   if (!(err instanceof KbusError)) return err;

@@ -26,6 +26,27 @@ const MIN_ITERATOR_WINDOW = 16;
 /** Credit kept while a request() waits, so that its reply is pushed. */
 const REPLY_WINDOW = 16;
 
+/**
+ * Pushed messages as their entire bytes (Ksock.messageBytes): for code that
+ * relays messages without reading them as objects.
+ */
+export interface MessageBytesReader {
+  /**
+   * The oldest message waiting, as its entire bytes (little-endian, already
+   * checked), or undefined if none is; never waits. The bytes are the
+   * caller's to keep.
+   */
+  take(): Uint8Array | undefined;
+  /**
+   * Resolves true once a message is waiting (at once if one is); false once
+   * the reader is stopped or the Ksock closed by close(). Rejects with the
+   * error when the connection was lost, once what had arrived is taken.
+   */
+  ready(): Promise<boolean>;
+  /** Stops reading: the STREAM credit kept for this reader is no longer kept. */
+  stop(): void;
+}
+
 export class Inbox {
   /**
    * Messages pushed to us and not yet taken, as their bytes: decoded when
@@ -43,6 +64,8 @@ export class Inbox {
   /** Set when the connection was lost (not closed by close()): iteration then throws it. */
   private lostError: Error | undefined;
   private iterators = 0;
+  /** Byte readers waiting in ready(): each looks again once a message is pushed. */
+  private readerWakers: (() => void)[] = [];
   /** A running average of the size of the messages pushed to us. */
   private averageBytes = 256;
   private credit = 0;
@@ -135,6 +158,42 @@ export class Inbox {
     return iterator;
   }
 
+  /**
+   * A reader of pushed messages as bytes. It keeps STREAM credit as an
+   * iterator does; it takes from the same queue, after receive() calls.
+   */
+  messageBytes(): MessageBytesReader {
+    let running = true;
+    this.iterators++;
+    const stop = () => {
+      if (!running) return;
+      running = false;
+      this.iterators--;
+      this.wakeReaders();
+    };
+    const ready = (): Promise<boolean> => {
+      if (!running) return Promise.resolve(false);
+      if (this.pushed.length > 0) return Promise.resolve(true);
+      if (this.isClosed()) {
+        stop();
+        return this.lostError ? Promise.reject(this.lostError) : Promise.resolve(false);
+      }
+      this.demand(this.iteratorWindow());
+      // Woken by a push, close() or stop(): look again then.
+      return new Promise<boolean>((resolve, reject) => {
+        this.readerWakers.push(() => ready().then(resolve, reject));
+      });
+    };
+    return { take: () => this.pushed.popFront(), ready, stop };
+  }
+
+  private wakeReaders(): void {
+    if (this.readerWakers.length === 0) return;
+    const wakers = this.readerWakers;
+    this.readerWakers = [];
+    for (const wake of wakers) wake();
+  }
+
   /** The reply (or status message) to request `id` goes to `waiter`, not to receivers. */
   expectReply(id: MessageId, waiter: Waiter<Reply | Status>): void {
     this.replyWaiters.set(idKey(id), waiter);
@@ -180,7 +239,10 @@ export class Inbox {
     }
     const receiver = this.receivers.popFront();
     if (receiver) receiver.resolve(decodeChecked(bytes, this.names));
-    else this.pushed.pushBack(bytes);
+    else {
+      this.pushed.pushBack(bytes);
+      this.wakeReaders();
+    }
     this.topUp();
   }
 
@@ -191,6 +253,7 @@ export class Inbox {
     for (let w = this.receivers.popFront(); w; w = this.receivers.popFront()) w.reject(error);
     for (const w of this.replyWaiters.values()) w.reject(error);
     this.replyWaiters.clear();
+    this.wakeReaders();
   }
 
   /** The stream credit an iterator keeps, by the size of recent messages. */

@@ -7,6 +7,7 @@ export type { KsockAbout } from '../protocol/index.js';
 export { BusInfo } from './bus-info-node.js';
 export type {
   CloseReason,
+  EncodedOutgoing,
   Mode,
   OpenOptions,
   SendOptions,
@@ -21,6 +22,7 @@ export {
   SocketPathError,
   TimeoutError,
 } from './errors.js';
+export type { MessageBytesReader } from './inbox.js';
 export { type ClientTls, type ConnectOptions, Ksock } from './ksock.js';
 export {
   Announcement,
