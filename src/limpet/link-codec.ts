@@ -5,9 +5,13 @@
  * on the link.
  */
 import {
+  HeaderOffset as At,
+  checkHeader,
   copyBytes,
   decodeBody,
   decodeHeader,
+  decodeName,
+  END_GUARD,
   encodeMessage,
   entireMessageLength,
   Flags,
@@ -19,6 +23,7 @@ import {
   MessageNames,
   NameCache,
   paddedNameLength,
+  readU32BE,
 } from '../wire/index.js';
 
 /**
@@ -143,6 +148,19 @@ function bindEventFromLink(data: Uint8Array): Uint8Array {
 }
 
 /**
+ * Is offered each message that arrives whole in one read, as its bytes in
+ * link order (`bytes[at, at + length)`, checked) and its name; returns true
+ * if it has dealt with it, false to have it decoded and given to the
+ * decoder's onMessage instead. The bytes are not the handler's to keep.
+ */
+export type LinkBytesHandler = (
+  bytes: Uint8Array,
+  at: number,
+  length: number,
+  name: string,
+) => boolean;
+
+/**
  * Reads link messages incrementally. Each header is checked as soon as its
  * 64 bytes are in (guards, name length, data length against the limit),
  * before anything more is buffered; a bad one is a LinkError. A message
@@ -161,12 +179,25 @@ export class LinkDecoder {
 
   constructor(private readonly maxDataLength: number) {}
 
-  push(chunk: Uint8Array, onMessage: (message: Message) => void): void {
+  /**
+   * Feeds bytes from the link; calls `onMessage` for each message, in
+   * order. A message wholly inside `chunk` is first offered, checked as
+   * onMessage's would be, to `onBytes` (see LinkBytesHandler): one that it
+   * takes is never decoded.
+   */
+  push(chunk: Uint8Array, onMessage: (message: Message) => void, onBytes?: LinkBytesHandler): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.header === undefined) {
         // Fast path: a whole message in this chunk, nothing held from before.
         if (this.headerFilled === 0 && chunk.length - at >= HEADER_LENGTH) {
+          if (onBytes !== undefined) {
+            const taken = this.offer(chunk, at, onBytes);
+            if (taken > 0) {
+              at += taken;
+              continue;
+            }
+          }
           const header = this.checkedHeader(chunk, at);
           const total = entireMessageLength(header.nameLength, header.dataLength);
           if (chunk.length - at >= total) {
@@ -198,6 +229,30 @@ export class LinkDecoder {
       this.body = undefined;
       onMessage(this.message(body, 0, header));
     }
+  }
+
+  /**
+   * Offers the message at `chunk[at..]` to `onBytes` if it lies wholly in
+   * the chunk, with the checks checkedHeader() and message() make, and no
+   * object made. Returns its length if taken, else 0.
+   */
+  private offer(chunk: Uint8Array, at: number, onBytes: LinkBytesHandler): number {
+    try {
+      checkHeader(chunk, at, false);
+    } catch {
+      return 0; // checkedHeader() says what is wrong
+    }
+    const nameLength = readU32BE(chunk, at + At.NAME_LENGTH);
+    const dataLength = readU32BE(chunk, at + At.DATA_LENGTH);
+    const total = entireMessageLength(nameLength, dataLength);
+    if (dataLength > this.maxDataLength || chunk.length - at < total) return 0;
+    if (readU32BE(chunk, at + total - 4) !== END_GUARD) return 0; // message() says so
+    let name = this.names.match(chunk, at + At.NAME, nameLength);
+    if (name === undefined) {
+      name = decodeName(chunk, at + At.NAME, nameLength);
+      this.names.remember(chunk, at + At.NAME, name);
+    }
+    return onBytes(chunk, at, total, name) ? total : 0;
   }
 
   /** Expects the message `header` starts, from its first byte. */

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { allocate } from '../protocol/alloc.js';
-import { encodedLength, type Message } from '../wire/index.js';
+import { copyReordered, encodedLength, type Message } from '../wire/index.js';
 import { encodeLinkMessageInto } from './link-codec.js';
 
 const SLAB = 64 * 1024;
@@ -22,7 +22,14 @@ export class LinkWriter {
   private scheduled = false;
   private draining: Promise<void> | undefined;
 
-  constructor(private readonly socket: Socket) {}
+  /**
+   * `stamp` applies the forwarding rules' stamping to a message copied in
+   * as bytes, where it lies in the slab (LimpetCore.stampLink).
+   */
+  constructor(
+    private readonly socket: Socket,
+    private readonly stamp: (link: Uint8Array, at: number) => void = () => {},
+  ) {}
 
   /**
    * Adds `message` to the batch. Returns a promise to wait on before
@@ -31,6 +38,26 @@ export class LinkWriter {
   write(message: Message): Promise<void> | undefined {
     // The link's byte order changes no length.
     const length = encodedLength(message);
+    const at = this.reserve(length);
+    encodeLinkMessageInto(message, this.buf, at);
+    return this.added(length);
+  }
+
+  /**
+   * write() of a message as the bus pushed it (its entire bytes, checked),
+   * with no bind event data to convert: copied into the link's byte order
+   * and stamped, never decoded.
+   */
+  writeFromBus(bytes: Uint8Array): Promise<void> | undefined {
+    const length = bytes.length;
+    const at = this.reserve(length);
+    copyReordered(bytes, 0, length, this.buf, at);
+    this.stamp(this.buf, at);
+    return this.added(length);
+  }
+
+  /** Where `length` more bytes go in the batch. */
+  private reserve(length: number): number {
     if (this.pos + length > this.buf.length) {
       this.flush();
       if (length > this.buf.length) {
@@ -38,7 +65,11 @@ export class LinkWriter {
         this.buf = this.slab;
       }
     }
-    encodeLinkMessageInto(message, this.buf, this.pos);
+    return this.pos;
+  }
+
+  /** `length` bytes were written at the end of the batch: see that they leave. */
+  private added(length: number): Promise<void> | undefined {
     this.pos += length;
     if (this.pos >= FLUSH_AT) this.flush();
     else if (!this.scheduled) {

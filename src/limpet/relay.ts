@@ -3,21 +3,34 @@
  * section 5), each in strict arrival order, neither waiting for the other.
  */
 import type { Socket } from 'node:net';
-import type { Ksock } from '../client/index.js';
+import type { KbusMessage, Ksock } from '../client/index.js';
+import { decodeChecked } from '../client/messages.js';
 import {
   Flags,
   formatId,
+  HeaderOffset,
+  idFromWords,
   isKbusError,
   isReply,
   type Message,
   MessageNames,
+  readU32BE,
 } from '../wire/index.js';
-import { bindEventOf, type LimpetCore } from './core.js';
+import {
+  type BusAction,
+  bindEventOf,
+  FORWARD_BYTES,
+  type LimpetCore,
+  LinkAnnouncement,
+} from './core.js';
 import { LinkDecoder, type LinkError } from './link-codec.js';
 import { LinkWriter } from './link-writer.js';
 import type { ProxyRepliers } from './proxies.js';
 import { BusRepliers } from './repliers.js';
 import type { LimpetResult } from './result.js';
+
+/** fromBusMessage: a termination message was read; the Limpet is stopping. */
+const STOP = Symbol('stop');
 
 /** Link traffic waiting for the bus before we stop reading the link. */
 const LINK_BACKLOG = 1000;
@@ -49,39 +62,69 @@ export function relay(r: Relay): Promise<void> {
   const K = bus.id;
   const repliers = new BusRepliers();
 
-  const link = new LinkWriter(socket);
+  const link = new LinkWriter(socket, (bytes, at) => core.stampLink(bytes, at));
   const sendToLink = (message: Message) => {
     trace?.(`bus -> link: ${message.name} ${formatId(message.id)}`);
     // Reading from the bus waits while the link is full.
     return link.write(message);
   };
 
+  /**
+   * A message from the bus decoded: what fromBus decides, carried out.
+   * Returns a promise to wait on while the link is full, or STOP.
+   */
+  const fromBusMessage = (message: KbusMessage): Promise<void> | typeof STOP | undefined => {
+    const action = core.fromBus(message);
+    if (message.name === MessageNames.REPLIER_BIND_EVENT && message.isSynthetic) {
+      const event = bindEventOf(message);
+      if (event) repliers.event(event);
+      if (event && !event.isBind && event.binder !== K) proxies.localReplierUnbound(event.name);
+    } else if (message.name === MessageNames.UNBIND_EVENTS_LOST) {
+      repliers.eventsLost();
+    }
+    if (action.kind === 'stop') {
+      log(`termination message ${message.name}: stopping`);
+      stop({ reason: 'terminated', name: message.name });
+      return STOP;
+    }
+    if (action.kind === 'drop') {
+      trace?.(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
+    } else if (action.kind === 'inject') {
+      bus
+        .send(action.message)
+        .catch((err: Error) => log(`self-loop answer failed: ${err.message}`));
+    } else return sendToLink(action.message);
+    return undefined;
+  };
+
+  /** A trace line for a message the bus pushed, shown as fromBus would have it. */
+  const traceBytes = (bytes: Uint8Array, plain: typeof FORWARD_BYTES | BusAction) => {
+    const message = decodeChecked(bytes);
+    if (plain.kind === 'drop') {
+      trace?.(`bus: dropped ${message.name} ${formatId(message.id)}: ${plain.why}`);
+    } else trace?.(`bus -> link: ${message.name} ${formatId(core.stamp(message).id)}`);
+  };
+
+  /**
+   * The bus's messages in order. Plain announcements, the bulk of the
+   * traffic, are decided on and forwarded as the bytes the bus pushed;
+   * everything else is decoded first.
+   */
   const busToLink = (async () => {
+    const incoming = bus.messageBytes();
     try {
-      for await (const message of bus) {
-        const action = core.fromBus(message);
-        if (message.name === MessageNames.REPLIER_BIND_EVENT && message.isSynthetic) {
-          const event = bindEventOf(message);
-          if (event) repliers.event(event);
-          if (event && !event.isBind && event.binder !== K) proxies.localReplierUnbound(event.name);
-        } else if (message.name === MessageNames.UNBIND_EVENTS_LOST) {
-          repliers.eventsLost();
-        }
-        if (action.kind === 'stop') {
-          log(`termination message ${message.name}: stopping`);
-          stop({ reason: 'terminated', name: message.name });
-          return;
-        }
-        if (action.kind === 'drop') {
-          trace?.(`bus: dropped ${message.name} ${formatId(message.id)}: ${action.why}`);
-        } else if (action.kind === 'inject') {
-          bus
-            .send(action.message)
-            .catch((err: Error) => log(`self-loop answer failed: ${err.message}`));
-        } else {
+      while (await incoming.ready()) {
+        for (let bytes = incoming.take(); bytes !== undefined; bytes = incoming.take()) {
+          const plain = core.fromBusBytes(bytes);
+          let waiting: Promise<void> | typeof STOP | undefined;
+          if (plain === undefined) waiting = fromBusMessage(decodeChecked(bytes));
+          else {
+            if (trace) traceBytes(bytes, plain);
+            if (plain === FORWARD_BYTES) waiting = link.writeFromBus(bytes);
+          }
+          if (waiting === STOP) return;
           // A peer that has stopped reading never drains the link: stopping
           // must not wait for it (the link is destroyed once the Ksock is closed).
-          const waiting = sendToLink(action.message);
           if (waiting) await Promise.race([waiting, r.stopped]);
         }
       }
@@ -90,6 +133,8 @@ export function relay(r: Relay): Promise<void> {
     } catch (err) {
       if (!bus.closed) log(`bus side failed: ${(err as Error).message}`);
       stop({ reason: 'daemon-lost', error: err as Error });
+    } finally {
+      incoming.stop();
     }
   })();
 
@@ -179,10 +224,25 @@ export function relay(r: Relay): Promise<void> {
         if (--backlog <= LINK_BACKLOG / 2 && socket.isPaused()) socket.resume();
       });
   };
+  // The bulk of link traffic, announcements, is injected as the bytes the
+  // link carried, never decoded, unless something waits ahead of it.
+  const announcement = new LinkAnnouncement();
+  const fromLinkBytes = (bytes: Uint8Array, at: number, length: number, name: string) => {
+    if (backlog !== 0 || !core.isPlainFromLink(bytes, at, name)) return false;
+    if (trace) {
+      const id = idFromWords(
+        readU32BE(bytes, at + HeaderOffset.ID_NETWORK),
+        readU32BE(bytes, at + HeaderOffset.ID_SERIAL),
+      );
+      trace(`link -> bus: ${name} ${formatId(id)}`);
+    }
+    bus.postEncoded(announcement.set(bytes, at, length, name), injectFailed);
+    return true;
+  };
   const decoder = new LinkDecoder(r.maxDataLength);
   const onLinkData = (chunk: Buffer) => {
     try {
-      decoder.push(chunk, fromLink);
+      decoder.push(chunk, fromLink, fromLinkBytes);
     } catch (err) {
       log(`link broken: ${(err as LinkError).message}`);
       stop({ reason: 'link-broken', error: err as LinkError });
