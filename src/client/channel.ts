@@ -160,9 +160,7 @@ export class Channel {
     }
     const tag = this.tag();
     this.writer.message(Op.SENDMSG, message, tag);
-    this.calls.pushBack(
-      new PendingCall(Op.SENDMSG, tag, onError, undefined, undefined, ignoreId, undefined, message),
-    );
+    this.posted(tag, onError, message);
   }
 
   /**
@@ -177,8 +175,13 @@ export class Channel {
     }
     const tag = this.tag();
     this.writer.entire(Op.SENDMSG, message, tag);
+    this.posted(tag, onError, name);
+  }
+
+  /** A posted SENDMSG awaits its response: only a failure is reported, no id is made. */
+  private posted(tag: number, onError: (error: Error) => void, sent: PendingCall['message']): void {
     this.calls.pushBack(
-      new PendingCall(Op.SENDMSG, tag, onError, undefined, undefined, ignoreId, undefined, name),
+      new PendingCall(Op.SENDMSG, tag, onError, undefined, undefined, ignoreId, undefined, sent),
     );
   }
 
