@@ -37,9 +37,16 @@ function nameError(err: KbusError, name: string, sending: boolean): KbusError | 
 export function explainEncodedSendError(err: Error, name: string): Error {
   if (!(err instanceof KbusError)) return err;
   const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
-  return (
-    nameError(err, name, true) ?? new KbusError(err.code, `cannot send '${shown}'`, { cause: err })
-  );
+  const named = nameError(err, name, true);
+  if (named !== undefined) return named;
+  if (err.code === 'EINVAL') {
+    // The name is good, so the bytes are what is wrong.
+    return new KbusError('EINVAL', `cannot send '${shown}'`, {
+      cause: err,
+      meaning: KbusCaseMeaning.MALFORMED_MESSAGE,
+    });
+  }
+  return new KbusError(err.code, `cannot send '${shown}'`, { cause: err });
 }
 
 /** `err` from sending `message`, said for this case. */

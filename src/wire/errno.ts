@@ -119,6 +119,10 @@ export const KbusCaseMeaning = {
   /** Kbus.txt "Error numbers", EADDRNOTAVAIL, for a Reply. */
   REPLY_TO_GONE:
     "On attempting to send a Reply message: the sender of the original request (the Ksock in the Reply's 'to') is no longer connected.",
+  /** Kbus.txt "Error numbers", EINVAL, for a message given as bytes whose name is good. */
+  MALFORMED_MESSAGE:
+    'On attempting to send a message given as bytes: they are not one whole, well-formed message. ' +
+    'Check its guards, its name and data lengths, and its final end guard (protocol.md "Messages on the wire").',
 } as const;
 
 export interface KbusErrorOptions extends ErrorOptions {

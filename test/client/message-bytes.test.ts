@@ -14,6 +14,7 @@ import {
   decodeMessage,
   encodeMessage,
   Flags,
+  KbusCaseMeaning,
   KbusError,
   type Message,
   makeMessage,
@@ -175,6 +176,17 @@ describe('Ksock.messageBytes and Ksock.postEncoded', () => {
       assert.ok(nameErr instanceof KbusError, String(nameErr));
       assert.equal(nameErr.code, 'EBADMSG');
       assert.match(nameErr.message, /bad name/);
+      // Bytes that are no message: EINVAL, said to be the bytes' fault.
+      const malformed = new Promise<Error>((resolve) => {
+        k.postEncoded(
+          { name: '$.bytes.malformed', length: 20, writeTo: (t, at) => t.fill(0, at, at + 20) },
+          resolve,
+        );
+      });
+      const bytesErr = await within(malformed, 'the malformed bytes to fail', WAIT);
+      assert.ok(bytesErr instanceof KbusError, String(bytesErr));
+      assert.equal(bytesErr.code, 'EINVAL');
+      assert.equal(bytesErr.kbusMeaning, KbusCaseMeaning.MALFORMED_MESSAGE);
       await k.bind('$.bytes.after');
       await k.announce('$.bytes.after');
       assert.equal((await k.receive({ timeout: WAIT })).name, '$.bytes.after');
