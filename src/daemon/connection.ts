@@ -3,7 +3,7 @@
  * engine operation it names (protocol.md "Operations") and answers it, in
  * order, exactly once; pushes STREAM messages and POLL events.
  */
-import type { Engine, EngineKsock } from '../engine/index.js';
+import { type Engine, type EngineKsock, MessageCopy } from '../engine/index.js';
 import {
   decodeAbout,
   type Frame,
@@ -24,6 +24,7 @@ import {
   HeaderOffset,
   KbusError,
   latin1Bytes,
+  type Message,
   readU32LE,
 } from '../wire/index.js';
 import type { Session } from './access.js';
@@ -98,6 +99,8 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
   private ksock: EngineKsock | undefined;
+  /** The copy pushNow() writes from, set for each message (one for the connection). */
+  private readonly copy = new MessageCopy();
   private credit = 0;
   private armed = 0;
   private pumpScheduled = false;
@@ -443,6 +446,7 @@ export class Connection {
     this.decoder.maxLength = this.options.maxFrameLength;
     this.ksock = ksock;
     ksock.onReady = () => this.schedulePump();
+    ksock.takeNow = (message, flags) => this.pushNow(message, flags);
     this.writer.response(Op.OPEN, tag, 0, [ksock.id]);
     this.log(`opened device ${device} mode ${mode & 3} pid ${pid}`);
   }
@@ -509,6 +513,23 @@ export class Connection {
     }
   }
 
+  /**
+   * Pushes a listener's copy the moment it is sent, as pump() would push it
+   * once queued (EngineKsock.takeNow): only with credit, and not while the
+   * client is behind. False leaves it to the queue.
+   */
+  private pushNow(message: Message, flags: number): boolean {
+    if (this.credit === 0 || this.writer.blocked || this.closed) return false;
+    if (this.writer.pending > PUSH_BATCH_BYTES) {
+      this.writer.flush();
+      if (this.writer.blocked) return false;
+    }
+    this.credit--;
+    // The batch leaves with the writer's own flush, once this read is handled.
+    this.writer.entire(Op.MESSAGE, this.copy.set(message, flags));
+    return true;
+  }
+
   /** Hands every frame owed to the client (a held response too) to the transport now. */
   flush(): void {
     this.writer.flush();
@@ -522,6 +543,7 @@ export class Connection {
     if (this.ksock) {
       this.log('released');
       this.ksock.onReady = undefined;
+      this.ksock.takeNow = undefined;
       this.ksock.close();
     }
     this.options.released?.();

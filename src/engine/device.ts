@@ -209,10 +209,11 @@ export class Device implements KsockHost<Ksock> {
         message.id.networkId === 0 ? { networkId: 0, serialNum: this.nextSerialNum() } : message.id,
         sender.id,
       );
+      const reply = isReply(stamped);
       for (const listener of this.router.route(stamped.name).listeners) {
         if (!hears(listener, stamped.name)) continue;
         if (listener.ksock.isFull(false)) this.missed(listener);
-        else this.push(listener.ksock, stamped, listener, false);
+        else this.pushToListener(listener, stamped, reply);
       }
       return stamped.id;
     } finally {
@@ -302,7 +303,7 @@ export class Device implements KsockHost<Ksock> {
     }
     for (const listener of listeners) {
       if (skipped === undefined || !skipped.has(listener)) {
-        this.push(listener.ksock, message, listener, false);
+        this.pushToListener(listener, message, reply);
       }
     }
     return undefined;
@@ -332,6 +333,29 @@ export class Device implements KsockHost<Ksock> {
       this.debug(`${ksock.id} queued ${message.id.serialNum} '${message.name}' (${ksock.queued})`);
     }
     this.notify(ksock);
+  }
+
+  /**
+   * A listener's copy: handed at once to a Ksock that can take it now
+   * (EngineKsock.takeNow), when nothing is queued or set aside for it
+   * ahead of it; otherwise queued (push). A reply is always queued: its
+   * arrival is bookkeeping that enqueue() does.
+   */
+  private pushToListener(listener: Binding<Ksock>, message: Message, reply: boolean): void {
+    const ksock = listener.ksock;
+    if (ksock.takeNow !== undefined && !reply && !this.unbindEvents.mayHaveFor(ksock)) {
+      // A listener's copy never says WANT_YOU_TO_REPLY (see push).
+      const taken = ksock.receiveNow(message, (message.flags & ~WANT_YOU_TO_REPLY) >>> 0);
+      if (taken === 'had') return;
+      if (taken === 'taken') {
+        this.counters.delivered++;
+        if (this.verbose) {
+          this.debug(`${ksock.id} took ${message.id.serialNum} '${message.name}' at once`);
+        }
+        return;
+      }
+    }
+    this.push(ksock, message, listener, false);
   }
 
   /** A status message from KBUS (kbus_build_kbus_message), with the next id. */

@@ -16,3 +16,4 @@ export {
   type EngineOptions,
   MAX_DEVICES,
 } from './options.js';
+export { MessageCopy } from './queued.js';

@@ -62,6 +62,13 @@ export class EngineKsock {
   onReady: ((ksock: EngineKsock) => void) | undefined;
   /** The owner's further rules, if any (see KsockGuard). */
   guard: KsockGuard | undefined;
+  /**
+   * Takes a listener's copy the moment it is sent, if the owner can pass it
+   * on at once (kbusd: a connection with STREAM credit, not behind): true
+   * if taken, false to have it queued. Offered only when nothing is queued
+   * ahead of it, so taking it is queueing it and reading it at once.
+   */
+  takeNow: ((message: Message, flags: number) => boolean) | undefined;
 
   private readonly queue: MessageQueue<EngineKsock>;
   private readonly replies = new ReplyLedger();
@@ -446,6 +453,24 @@ export class EngineKsock {
     this.receivedCount++;
     if (isReply(message)) this.replies.arrived(message.inReplyTo);
     return true;
+  }
+
+  /**
+   * @internal A listener's copy, handed to takeNow instead of queued and
+   * read, with what enqueue() then nextQueued() would change: the once-only
+   * record, the count received, and the end of a READ in progress. Returns
+   * 'taken', 'had' (refused as had already, as enqueue() refuses it), or
+   * 'queue' if it must be queued instead.
+   */
+  receiveNow(message: Message, flags: number): 'taken' | 'had' | 'queue' {
+    const take = this.takeNow;
+    if (take === undefined || this.queue.length !== 0) return 'queue';
+    if (this.queue.hadAlready(message)) return 'had';
+    if (!take(message, flags)) return 'queue';
+    this.queue.tookNow(message);
+    this.receivedCount++;
+    this.reading = undefined;
+    return 'taken';
   }
 
   /** @internal Messages queued here (set-aside unbind events not included). */

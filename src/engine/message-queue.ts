@@ -110,6 +110,16 @@ export class MessageQueue<K> {
     return true;
   }
 
+  /** Kbus.txt "Receiving messages once only": would add() refuse this listener copy as had already? */
+  hadAlready(message: Message): boolean {
+    return this.onlyOnce && isSameId(this.lastQueued, message.id);
+  }
+
+  /** A listener copy was taken without being queued (EngineKsock.receiveNow): it counts as had. */
+  tookNow(message: Message): void {
+    this.lastQueued = message.id;
+  }
+
   [Symbol.iterator](): IterableIterator<QueuedMessage<K>> {
     return this.entries[Symbol.iterator]();
   }

@@ -92,13 +92,7 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
 
   /** The entire message as this copy's recipient reads it, with this copy's flags. */
   writeTo(target: Uint8Array, at: number): void {
-    const source = this.source;
-    if (source instanceof Uint8Array) {
-      target.set(source, at);
-      writeU32LE(target, at + HeaderOffset.FLAGS, this.flags);
-    } else {
-      encodeMessage(source, true, target, at, this.flags);
-    }
+    writeCopy(this.source, this.flags, target, at);
   }
 
   /** The entire message as bytes of its own (READ hands out pieces of it). */
@@ -127,5 +121,42 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
       name: source.name,
       data: source.data,
     };
+  }
+}
+
+/** A recipient's copy of `source` (a message, or its bytes) written whole, with `flags`. */
+function writeCopy(source: Message | Uint8Array, flags: number, target: Uint8Array, at: number) {
+  if (source instanceof Uint8Array) {
+    target.set(source, at);
+    writeU32LE(target, at + HeaderOffset.FLAGS, flags);
+  } else {
+    encodeMessage(source, true, target, at, flags);
+  }
+}
+
+/**
+ * A recipient's copy of a message handed over the moment it is sent, never
+ * queued (EngineKsock.takeNow): what a QueuedMessage would write, without
+ * one. Its owner keeps one and sets it for each message it takes.
+ */
+export class MessageCopy implements EntireMessage {
+  private source: Message | Uint8Array = new Uint8Array(0);
+  private flags = 0;
+  length = 0;
+
+  set(message: Message, flags: number): this {
+    if (message instanceof EncodedMessage) {
+      this.source = message.bytes;
+      this.length = message.bytes.length;
+    } else {
+      this.source = message;
+      this.length = entireMessageLength(message.name.length, message.data.length);
+    }
+    this.flags = flags;
+    return this;
+  }
+
+  writeTo(target: Uint8Array, at: number): void {
+    writeCopy(this.source, this.flags, target, at);
   }
 }
