@@ -101,6 +101,13 @@ export class Connection {
   private ksock: EngineKsock | undefined;
   /** The copy pushNow() writes from, set for each message (one for the connection). */
   private readonly copy = new MessageCopy();
+  /**
+   * True while this connection's own frame is handled or its queue pumped:
+   * pushNow() then declines, so that nothing it pushes can pass what that
+   * work has taken off the queue and not yet written (a pop may let a
+   * waiting ALL_OR_WAIT send through), nor a response being written.
+   */
+  private busy = false;
   private credit = 0;
   private armed = 0;
   private pumpScheduled = false;
@@ -214,12 +221,16 @@ export class Connection {
     }
     if (this.options.log)
       this.log(`${opName(op) ?? `op ${op}`} tag ${tag} (${payload.length} bytes)`);
+    const wasBusy = this.busy;
+    this.busy = true;
     try {
       this.dispatch(op, tag, payload);
     } catch (err) {
       if (err instanceof KbusError) this.fail(op, tag, err.code);
       else if (err instanceof BadPayload) this.fail(op, tag, 'EINVAL');
       else throw err;
+    } finally {
+      this.busy = wasBusy;
     }
   }
 
@@ -491,16 +502,22 @@ export class Connection {
     const ksock = this.ksock;
     if (ksock === undefined || this.closed) return;
     let pushed = false;
-    while (this.credit > 0 && !this.writer.blocked) {
-      if (this.writer.pending > PUSH_BATCH_BYTES) {
-        this.writer.flush();
-        continue;
+    const wasBusy = this.busy;
+    this.busy = true;
+    try {
+      while (this.credit > 0 && !this.writer.blocked) {
+        if (this.writer.pending > PUSH_BATCH_BYTES) {
+          this.writer.flush();
+          continue;
+        }
+        const item = ksock.nextQueued();
+        if (item === undefined) break;
+        this.credit--;
+        this.writer.entire(Op.MESSAGE, item);
+        pushed = true;
       }
-      const item = ksock.nextQueued();
-      if (item === undefined) break;
-      this.credit--;
-      this.writer.entire(Op.MESSAGE, item);
-      pushed = true;
+    } finally {
+      this.busy = wasBusy;
     }
     // A pushed message is what a reader waits for: send it now.
     if (pushed) this.writer.flush();
@@ -519,7 +536,7 @@ export class Connection {
    * client is behind. False leaves it to the queue.
    */
   private pushNow(message: Message, flags: number): boolean {
-    if (this.credit === 0 || this.writer.blocked || this.closed) return false;
+    if (this.credit === 0 || this.busy || this.writer.blocked || this.closed) return false;
     if (this.writer.pending > PUSH_BATCH_BYTES) {
       this.writer.flush();
       if (this.writer.blocked) return false;

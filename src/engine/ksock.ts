@@ -66,7 +66,11 @@ export class EngineKsock {
    * Takes a listener's copy the moment it is sent, if the owner can pass it
    * on at once (kbusd: a connection with STREAM credit, not behind): true
    * if taken, false to have it queued. Offered only when nothing is queued
-   * ahead of it, so taking it is queueing it and reading it at once.
+   * ahead of it, so taking it is queueing it and reading it at once. It is
+   * called from within engine operations, this Ksock's own included: a pop
+   * of its queue may let a waiting send through before the popped message
+   * is returned, so an owner that passes popped messages on must decline
+   * until it has passed that one on.
    */
   takeNow: ((message: Message, flags: number) => boolean) | undefined;
 
