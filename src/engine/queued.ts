@@ -37,13 +37,8 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
     /** The binding that brought it here (null for replies and status messages). */
     readonly binding: Binding<K> | null,
   ) {
-    if (message instanceof EncodedMessage) {
-      this.source = message.bytes;
-      this.length = message.bytes.length;
-    } else {
-      this.source = message;
-      this.length = entireMessageLength(message.name.length, message.data.length);
-    }
+    this.source = sourceOf(message);
+    this.length = lengthOf(this.source);
   }
 
   /** True once compact() has looked at this entry: it need not look again. */
@@ -124,6 +119,18 @@ export class QueuedMessage<K = unknown> implements EntireMessage {
   }
 }
 
+/** What a copy keeps of `message`: its bytes if it is kept as bytes, else the message. */
+function sourceOf(message: Message): Message | Uint8Array {
+  return message instanceof EncodedMessage ? message.bytes : message;
+}
+
+/** The length of the entire message `source` is. */
+function lengthOf(source: Message | Uint8Array): number {
+  return source instanceof Uint8Array
+    ? source.length
+    : entireMessageLength(source.name.length, source.data.length);
+}
+
 /** A recipient's copy of `source` (a message, or its bytes) written whole, with `flags`. */
 function writeCopy(source: Message | Uint8Array, flags: number, target: Uint8Array, at: number) {
   if (source instanceof Uint8Array) {
@@ -145,13 +152,8 @@ export class MessageCopy implements EntireMessage {
   length = 0;
 
   set(message: Message, flags: number): this {
-    if (message instanceof EncodedMessage) {
-      this.source = message.bytes;
-      this.length = message.bytes.length;
-    } else {
-      this.source = message;
-      this.length = entireMessageLength(message.name.length, message.data.length);
-    }
+    this.source = sourceOf(message);
+    this.length = lengthOf(this.source);
     this.flags = flags;
     return this;
   }
