@@ -47,6 +47,28 @@ export interface MessageBytesReader {
   stop(): void;
 }
 
+/** A `for await` loop waiting for its next message (Inbox.messages). */
+class IterationWaiter implements Waiter<KbusMessage> {
+  constructor(
+    private readonly settle: (result: IteratorResult<KbusMessage>) => void,
+    private readonly fail: (error: unknown) => void,
+    /** What the loop gets when the wait fails: its end, or the error to throw. */
+    private readonly ended: (error: unknown) => IteratorResult<KbusMessage>,
+  ) {}
+
+  resolve(value: KbusMessage): void {
+    this.settle({ done: false, value });
+  }
+
+  reject(error: unknown): void {
+    try {
+      this.settle(this.ended(error));
+    } catch (thrown) {
+      this.fail(thrown);
+    }
+  }
+}
+
 export class Inbox {
   /**
    * Messages pushed to us and not yet taken, as their bytes: decoded when
@@ -117,6 +139,13 @@ export class Inbox {
       state = 'finished';
     };
     const done = (): IteratorResult<KbusMessage> => ({ done: true, value: undefined });
+    /** A wait for the next message failed: the loop ends, quietly after close() or an abort. */
+    const ended = (err: unknown): IteratorResult<KbusMessage> => {
+      finish();
+      if (this.lostError) throw this.lostError;
+      if (this.isClosed() || signal?.aborted) return done();
+      throw err;
+    };
     const iterator: AsyncIterableIterator<KbusMessage> = {
       next: () => {
         if (state === 'new') {
@@ -138,15 +167,17 @@ export class Inbox {
         // What has already arrived needs no waiting.
         const ready = this.take();
         if (ready !== undefined) return Promise.resolve({ done: false, value: ready });
+        if (signal === undefined) {
+          // The usual loop: one promise and one small waiter per wait, not
+          // receive()'s timers and abort handling and a promise on top.
+          return new Promise<IteratorResult<KbusMessage>>((resolve, reject) => {
+            this.receivers.pushBack(new IterationWaiter(resolve, reject, ended));
+            this.demand(this.receivers.length);
+          });
+        }
         return this.receive(options, 'iterating messages').then(
           (value) => ({ done: false, value }),
-          (err: unknown) => {
-            finish();
-            // The loop ends quietly after close() or when its signal aborts.
-            if (this.lostError) throw this.lostError;
-            if (this.isClosed() || signal?.aborted) return done();
-            throw err;
-          },
+          ended,
         );
       },
       return: () => {
