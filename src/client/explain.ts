@@ -18,6 +18,11 @@ import {
 
 const DEFAULT_LIMIT = entireMessageLength(MAX_NAME_LENGTH, DEFAULT_MAX_DATA_LENGTH);
 
+/** `name` as an error shows it: cut to 60 characters. */
+function shortName(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 57)}...` : name;
+}
+
 /** The codes that can be about a message name. */
 function isNameCode(code: string): boolean {
   return code === 'EBADMSG' || code === 'ENAMETOOLONG' || code === 'EINVAL';
@@ -29,14 +34,14 @@ function nameError(err: KbusError, name: string, sending: boolean): KbusError | 
   const problem = nameProblem(name, sending);
   if (problem === undefined) return undefined;
   const verb = sending ? 'cannot send' : 'cannot bind or unbind';
-  const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
+  const shown = shortName(name);
   return new KbusError(err.code, `${verb} '${shown}'`, { cause: err, meaning: problem });
 }
 
 /** `err` from sending a message given encoded, of which only the name is known. */
 export function explainEncodedSendError(err: Error, name: string): Error {
   if (!(err instanceof KbusError)) return err;
-  const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
+  const shown = shortName(name);
   const named = nameError(err, name, true);
   if (named !== undefined) return named;
   if (err.code === 'EINVAL') {

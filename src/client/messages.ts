@@ -237,11 +237,9 @@ export function decodeChecked(bytes: Uint8Array, names?: NameCache): KbusMessage
   const nameLength = readU32LE(bytes, At.NAME_LENGTH);
   const dataLength = readU32LE(bytes, At.DATA_LENGTH);
   const dataAt = At.NAME + paddedNameLength(nameLength);
-  let name = names?.match(bytes, At.NAME, nameLength);
-  if (name === undefined) {
-    name = decodeName(bytes, At.NAME, nameLength);
-    names?.remember(bytes, At.NAME, name);
-  }
+  const name = names
+    ? names.read(bytes, At.NAME, nameLength)
+    : decodeName(bytes, At.NAME, nameLength);
   const data =
     dataLength === 0
       ? new Uint8Array(0)

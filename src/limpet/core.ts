@@ -6,7 +6,6 @@
 import {
   HeaderOffset as At,
   copyReordered,
-  decodeName,
   decodeReplierBindEvent,
   type EntireMessage,
   Flags,
@@ -113,12 +112,7 @@ export class LimpetCore {
     if (readU32LE(bytes, At.FLAGS) & Flags.WANT_A_REPLY) return undefined;
     if (readU32LE(bytes, At.IN_REPLY_TO_NETWORK) !== 0) return undefined;
     if (readU32LE(bytes, At.IN_REPLY_TO_SERIAL) !== 0) return undefined;
-    const nameLength = readU32LE(bytes, At.NAME_LENGTH);
-    let name = this.busNames.match(bytes, At.NAME, nameLength);
-    if (name === undefined) {
-      name = decodeName(bytes, At.NAME, nameLength);
-      this.busNames.remember(bytes, At.NAME, name);
-    }
+    const name = this.busNames.read(bytes, At.NAME, readU32LE(bytes, At.NAME_LENGTH));
     if (
       name === this.terminationName ||
       name === MessageNames.REPLIER_BIND_EVENT ||

@@ -10,7 +10,6 @@ import {
   copyBytes,
   decodeBody,
   decodeHeader,
-  decodeName,
   END_GUARD,
   encodeMessage,
   entireMessageLength,
@@ -247,11 +246,7 @@ export class LinkDecoder {
     const total = entireMessageLength(nameLength, dataLength);
     if (dataLength > this.maxDataLength || chunk.length - at < total) return 0;
     if (readU32BE(chunk, at + total - 4) !== END_GUARD) return 0; // message() says so
-    let name = this.names.match(chunk, at + At.NAME, nameLength);
-    if (name === undefined) {
-      name = decodeName(chunk, at + At.NAME, nameLength);
-      this.names.remember(chunk, at + At.NAME, name);
-    }
+    const name = this.names.read(chunk, at + At.NAME, nameLength);
     return onBytes(chunk, at, total, name) ? total : 0;
   }
 

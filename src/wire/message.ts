@@ -354,11 +354,9 @@ export function decodeBody(
       : shareData
         ? new Uint8Array(bytes.buffer, bytes.byteOffset + dataAt, dataLength)
         : copyBytes(bytes, dataAt, dataAt + dataLength);
-  let name = names?.match(bytes, nameAt, nameLength);
-  if (name === undefined) {
-    name = decodeName(bytes, nameAt, nameLength);
-    names?.remember(bytes, nameAt, name);
-  }
+  const name = names
+    ? names.read(bytes, nameAt, nameLength)
+    : decodeName(bytes, nameAt, nameLength);
   return {
     id: header.id,
     inReplyTo: header.inReplyTo,
