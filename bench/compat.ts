@@ -4,7 +4,7 @@
  * second, made by a C program written for /dev/kbusN (test/compat/programs/
  * peer.c, run under `kbus run`) and by the same roles through the client
  * (peer.ts). Each party is its own process; runs alternate C, TypeScript.
- * The issue's aim: the layer's request/reply p50 within 1.2x of the client's.
+ * The aim: the layer's request/reply p50 within 1.2x of the client's.
  *
  * `node dist/bench/run.js compat` runs only this section.
  */

@@ -51,7 +51,7 @@ const RUNS = 3;
 const RUN_MS = 1000;
 const RTT_RUNS = 3;
 const RTT_MS = 1000;
-/** The floors. */
+/** The performance goals these figures are held to. */
 const FLOOR_RATIO = 0.25;
 const CEILING_P50_RATIO = 1.5;
 /**

@@ -21,7 +21,7 @@ import {
 /** Messages sent per batch before the recipients drain their queues. */
 const BATCH = 1000;
 const DATA_BYTES = 64;
-/** The floors. */
+/** The performance goals these figures are held to. */
 const FLOOR_DELIVERED_PER_S = 1_000_000;
 const CEILING_ROUTING_RATIO = 1.5;
 

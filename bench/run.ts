@@ -1,6 +1,6 @@
 /**
  * The benchmark (`npm run bench`). Each section prints a heading and its
- * figures as it goes; figures with a floor from the issue say PASS or FAIL.
+ * figures as it goes; figures held to a performance goal say PASS or FAIL.
  * A missed floor does not fail the run (machines are noisy); a message
  * lost or garbled does (exit code 1).
  *
