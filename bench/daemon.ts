@@ -24,12 +24,22 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { LegTimes } from './fixtures/ipc.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { RedisPeerArgs } from './fixtures/redis-peer.js';
 import type { RelayPeerArgs } from './fixtures/relay-peer.js';
 import type { WirePeerArgs } from './fixtures/wire-peer.js';
 import { type Check, checked, count, line } from './harness.js';
-import { flowRun, latencyRun, median, percentile } from './measure.js';
+import {
+  addLegs,
+  emptyLegs,
+  flowRun,
+  type Legs,
+  latencyRun,
+  legsText,
+  median,
+  percentile,
+} from './measure.js';
 import {
   cpuMs,
   Fleet,
@@ -462,6 +472,7 @@ async function roundTrips(ctx: Context, title: string): Promise<Check[]> {
     number[]
   >;
   const p50s = Object.fromEntries(RTTS.map((r) => [r, [] as number[]])) as Record<Rtt, number[]>;
+  const legs = Object.fromEntries(RTTS.map((r) => [r, emptyLegs()])) as Record<Rtt, Legs>;
   const bad = Object.fromEntries(RTTS.map((r) => [r, 0])) as Record<Rtt, number>;
   try {
     for (let run = 0; run <= RTT_RUNS; run++) {
@@ -472,10 +483,13 @@ async function roundTrips(ctx: Context, title: string): Promise<Check[]> {
         const result = await latencyRun(peers[r].requester, warmup ? WARMUP_MS : RTT_MS);
         if (!warmup) usage[r].stop(result.sorted.length);
         await peers[r].responder.call('check');
+        // Taken after the warm-up too, so that only timed runs' are kept.
+        const answered = await peers[r].responder.call<LegTimes>('legs');
         bad[r] += result.bad;
         const p50 = percentile(result.sorted, 0.5);
         texts.push(`${r} p50 ${p50.toFixed(0)} us`);
         if (warmup) continue;
+        if (result.sent) addLegs(legs[r], result.sent, answered);
         samples[r].push(...result.sorted);
         perSecond[r].push(result.perSecond);
         p50s[r].push(p50);
@@ -510,6 +524,7 @@ async function roundTrips(ctx: Context, title: string): Promise<Check[]> {
   }
   for (const r of RTTS) console.log(`    ${RTT_TEXT[r]}: ${usage[r].text('round trip')}`);
   for (const r of RTTS) console.log(`    ${RTT_TEXT[r]}: ${usage[r].kernelText('round trip')}`);
+  for (const r of RTTS) console.log(`    ${RTT_TEXT[r]}: ${legsText(legs[r])}`);
   // Runs alternate, so run i of each saw about the same machine: compare pairwise.
   const pairwise = (r: Rtt, to: Rtt = 'relay') => median(p50s[r].map((p, i) => p / p50s[to][i]!));
   const ratio = pairwise('kbusd');

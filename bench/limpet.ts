@@ -27,9 +27,19 @@
 import { createServer } from 'node:net';
 import { Ksock } from '../src/index.js';
 import { CpuUsage, guarded, load, progress, ratioText } from './daemon.js';
+import type { LegTimes } from './fixtures/ipc.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import { type Check, count, line } from './harness.js';
-import { flowRun, latencyRun, median, percentile } from './measure.js';
+import {
+  addLegs,
+  emptyLegs,
+  flowRun,
+  type Legs,
+  latencyRun,
+  legsText,
+  median,
+  percentile,
+} from './measure.js';
 import { Fleet, KBUS_PEER, type Peer, type Server } from './processes.js';
 
 const SIZE = 64;
@@ -365,6 +375,7 @@ async function roundTrips(ctx: Context): Promise<Check[]> {
   const samples: Record<Side, number[]> = { pair: [], single: [] };
   const perSecond: Record<Side, number[]> = { pair: [], single: [] };
   const bad: Record<Side, number> = { pair: 0, single: 0 };
+  const legs: Record<Side, Legs> = { pair: emptyLegs(), single: emptyLegs() };
   try {
     for (let run = 0; run <= RUNS; run++) {
       const warmup = run === 0;
@@ -374,11 +385,14 @@ async function roundTrips(ctx: Context): Promise<Check[]> {
         const result = await latencyRun(peers[side].requester, warmup ? WARMUP_MS : RUN_MS);
         if (!warmup) usage[side].stop(result.sorted.length);
         await peers[side].responder.call('check');
+        // Taken after the warm-up too, so that only timed runs' are kept.
+        const answered = await peers[side].responder.call<LegTimes>('legs');
         bad[side] += result.bad;
         texts.push(
           `${SIDE_TEXT[side]} ${count(result.perSecond)} rt/s p50 ${percentile(result.sorted, 0.5).toFixed(0)} us`,
         );
         if (warmup) continue;
+        if (result.sent) addLegs(legs[side], result.sent, answered);
         samples[side].push(...result.sorted);
         perSecond[side].push(result.perSecond);
       }
@@ -411,6 +425,7 @@ async function roundTrips(ctx: Context): Promise<Check[]> {
   );
   for (const side of SIDES)
     console.log(`    ${SIDE_TEXT[side]}: ${usage[side].text('round trip')}`);
+  for (const side of SIDES) console.log(`    ${SIDE_TEXT[side]}: ${legsText(legs[side])}`);
   const checks: Check[] = [];
   for (const side of SIDES) {
     const ok = bad[side] === 0;

@@ -3,7 +3,7 @@
  * and its listeners (throughput), or a requester (round trips), each a
  * fixture process.
  */
-import type { Received, RoundTrips, Sent } from './fixtures/ipc.js';
+import type { LegTimes, Received, RoundTrips, Sent } from './fixtures/ipc.js';
 import type { Peer } from './processes.js';
 
 /**
@@ -84,10 +84,48 @@ export interface LatencyRun {
   sorted: number[];
   perSecond: number;
   bad: number;
+  /** The requester's LegTimes, if it keeps them. */
+  sent: LegTimes | undefined;
 }
 
 export async function latencyRun(requester: Peer, ms: number): Promise<LatencyRun> {
   const r = await requester.call<RoundTrips>('run', { ms });
   const sorted = r.latenciesUs.sort((a, b) => a - b);
-  return { sorted, perSecond: (sorted.length * 1000) / r.elapsedMs, bad: r.bad };
+  return { sorted, perSecond: (sorted.length * 1000) / r.elapsedMs, bad: r.bad, sent: r.sent };
+}
+
+/** A round trip's legs, in microseconds, one entry per round trip. */
+export interface Legs {
+  /** From the requester's send until the responder has the request. */
+  readonly there: number[];
+  /** From then until the responder has handed its reply on. */
+  readonly within: number[];
+  /** From then until the requester has the reply. */
+  readonly back: number[];
+}
+
+export function emptyLegs(): Legs {
+  return { there: [], within: [], back: [] };
+}
+
+/**
+ * Adds to `into` the legs of each round trip both sides timed, matched by
+ * sequence number (every process reads the same monotonic clock).
+ */
+export function addLegs(into: Legs, requester: LegTimes, responder: LegTimes): void {
+  const at = new Map<number, number>();
+  for (let j = 0; j < responder.seqs.length; j++) at.set(responder.seqs[j]!, j);
+  for (let i = 0; i < requester.seqs.length; i++) {
+    const j = at.get(requester.seqs[i]!);
+    if (j === undefined) continue;
+    into.there.push((responder.startMs[j]! - requester.startMs[i]!) * 1000);
+    into.within.push((responder.endMs[j]! - responder.startMs[j]!) * 1000);
+    into.back.push((requester.endMs[i]! - responder.endMs[j]!) * 1000);
+  }
+}
+
+/** The medians of `legs`, as one line of text. */
+export function legsText(legs: Legs): string {
+  const us = (values: number[]) => `${median(values).toFixed(0)} us`;
+  return `a round trip's legs (medians of ${legs.there.length.toLocaleString('en-US')}): to the responder ${us(legs.there)}, in it ${us(legs.within)}, back ${us(legs.back)}`;
 }
