@@ -6,6 +6,7 @@
  * Ksock, and the request/reply round trip of one requester and replier
  * pair among them, p50 and p99.
  */
+import { writeChart } from './chart.js';
 import { load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { ScalePeerArgs } from './fixtures/scale-peer.js';
@@ -235,6 +236,20 @@ export async function connectionsSweep(fleet: Fleet): Promise<Check[]> {
       p.active.busy,
     ]),
   );
+  writeChart('scaling-connections.svg', {
+    title: 'Connections: request/reply p50 among N connected Ksocks',
+    subtitle: `one request in flight; median and range of ${RUNS} runs`,
+    xLabel: 'Ksocks connected',
+    yLabel: 'round trip p50, µs',
+    xTick: count,
+    series: [
+      { name: 'the others idle', points: points.map((p) => ({ x: p.n, y: spreadOf(p.idle.p50) })) },
+      {
+        name: `the others announcing (${count(RATE)}/s)`,
+        points: points.map((p) => ({ x: p.n, y: spreadOf(p.active.p50) })),
+      },
+    ],
+  });
   const ok = replies.bad === 0;
   console.log(
     `    verified round trips: ${count(replies.bad)} replies missing or mismatched${ok ? '' : '  FAIL'}`,

@@ -5,6 +5,7 @@
  * bound name and to a name only a wildcard matches, with kbusd's CPU per
  * message: routing in the daemon should not care how many names there are.
  */
+import { type ChartSeries, writeChart } from './chart.js';
 import { load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { ScalePeerArgs } from './fixtures/scale-peer.js';
@@ -74,6 +75,7 @@ export async function namesSweep(fleet: Fleet): Promise<Check[]> {
   const verified = new Verified();
   const rows: string[][] = [];
   const first: Partial<Record<Target, number>> = {};
+  const costs: Record<Target, ChartSeries['points'][number][]> = { exact: [], wildcard: [] };
   let bound = 0;
   let bindMs = 0;
   for (const n of NAMES) {
@@ -113,7 +115,10 @@ export async function namesSweep(fleet: Fleet): Promise<Check[]> {
         `${title}, ${count(n)} names: ${warmup ? 'warm-up' : `run ${i}/${RUNS}`}: ${texts.join(', ')}`,
       );
     }
-    for (const t of TARGETS) first[t] ??= cpu[t].us;
+    for (const t of TARGETS) {
+      first[t] ??= cpu[t].us;
+      costs[t].push({ x: n, y: cpu[t].spread });
+    }
     rows.push([
       count(n),
       short(bindRate),
@@ -145,5 +150,16 @@ export async function namesSweep(fleet: Fleet): Promise<Check[]> {
     ],
     rows,
   );
+  writeChart('scaling-names.svg', {
+    title: 'Names: kbusd CPU per announcement as names are bound',
+    subtitle: `64-byte announcements 1 -> 1; median and range of ${RUNS} runs`,
+    xLabel: 'names bound',
+    yLabel: 'kbusd CPU µs per announcement',
+    xTick: count,
+    series: [
+      { name: 'to a name bound plainly', points: costs.exact },
+      { name: 'to a name a wildcard matches', points: costs.wildcard },
+    ],
+  });
   return [verified.check('names')];
 }

@@ -3,6 +3,7 @@
  * 16 B to 1 MiB of data, through kbusd and through the raw Node relay
  * (relay.ts) in the same run, runs alternating, in MB/s of data.
  */
+import { type ChartSeries, writeChart } from './chart.js';
 import { load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { RelayPeerArgs } from './fixtures/relay-peer.js';
@@ -93,6 +94,7 @@ export async function sizeSweep(fleet: Fleet): Promise<Check[]> {
   };
   const verified: Record<Side, Verified> = { kbusd: new Verified(), relay: new Verified() };
   const rows: string[][] = [];
+  const throughput: Record<Side, ChartSeries['points'][number][]> = { kbusd: [], relay: [] };
   for (const size of SIZES) {
     progress(`${title}: ${sizeText(size)}, a sender and a listener per side (${load()})`);
     const flows = {} as Record<Side, Flow>;
@@ -130,6 +132,9 @@ export async function sizeSweep(fleet: Fleet): Promise<Check[]> {
     const mbps = (perSecond: number) => ((perSecond * size) / 1e6).toPrecision(3);
     // Runs alternate, so run i of each saw about the same machine: compare pairwise.
     const ratio = median(rates.kbusd.map((k, i) => k / rates.relay[i]!));
+    for (const side of SIDES) {
+      throughput[side].push({ x: size, y: spreadOf(rates[side].map((r) => (r * size) / 1e6)) });
+    }
     rows.push([
       sizeText(size),
       withRange(spreadOf(rates.kbusd), mbps),
@@ -156,5 +161,16 @@ export async function sizeSweep(fleet: Fleet): Promise<Check[]> {
     ],
     rows,
   );
+  writeChart('scaling-size.svg', {
+    title: 'Message size: MB/s of data, kbusd and the raw Node relay',
+    subtitle: `1 -> 1 announcements, runs alternating; median and range of ${RUNS} runs`,
+    xLabel: 'data per message',
+    yLabel: 'MB/s of data',
+    xTick: sizeText,
+    series: [
+      { name: 'kbusd', points: throughput.kbusd },
+      { name: 'raw Node relay', points: throughput.relay },
+    ],
+  });
   return SIDES.map((side) => verified[side].check(`message size, ${side}`));
 }

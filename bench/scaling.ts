@@ -25,6 +25,7 @@
  * point), DIR/kbusd-names and DIR/kbusd-size.
  */
 
+import { type ChartSeries, writeChart } from './chart.js';
 import { guarded, load, progress } from './daemon.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import type { ScalePeerArgs } from './fixtures/scale-peer.js';
@@ -72,6 +73,7 @@ async function fanOut(fleet: Fleet): Promise<Check[]> {
   const name = '$.scale.fan';
   const verified = new Verified();
   const rows: string[][] = [];
+  const costs: ChartSeries['points'][number][] = [];
   let firstCost = 0;
   for (const n of FAN_OUT) {
     const ksocks = split(n, processesFor(n));
@@ -130,6 +132,7 @@ async function fanOut(fleet: Fleet): Promise<Check[]> {
       }
       const us = cpu.us;
       if (n === FAN_OUT[0]) firstCost = us;
+      costs.push({ x: n, y: cpu.spread });
       rows.push([
         count(n),
         String(ksocks.length),
@@ -157,6 +160,14 @@ async function fanOut(fleet: Fleet): Promise<Check[]> {
     ],
     rows,
   );
+  writeChart('scaling-fanout.svg', {
+    title: 'Fan-out: kbusd CPU per delivery',
+    subtitle: `one 64-byte announcement to N listening Ksocks; median and range of ${RUNS} runs`,
+    xLabel: 'listening Ksocks',
+    yLabel: 'kbusd CPU µs per delivery',
+    xTick: count,
+    series: [{ name: 'kbusd CPU per delivery', points: costs }],
+  });
   return [verified.check('fan-out')];
 }
 
