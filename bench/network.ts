@@ -18,7 +18,7 @@ import { type ConnectOptions, Ksock } from '../src/client/index.js';
 import { hashToken } from '../src/daemon/policy.js';
 import { type Check, checked, count, line } from './harness.js';
 import { median, percentile } from './measure.js';
-import { KBUSD } from './processes.js';
+import { KBUSD, KBUSD_NODE_FLAGS } from './processes.js';
 
 const RUNS = 3;
 const POLICY_RUNS = 5;
@@ -44,7 +44,7 @@ interface Bus {
 export async function startKbusd(args: string[]): Promise<Bus> {
   const dir = mkdtempSync(join(tmpdir(), 'kbus-bench-net-'));
   const socket = join(dir, 'kbus.sock');
-  const child = spawn(process.execPath, [KBUSD, '--socket', socket, ...args], {
+  const child = spawn(process.execPath, [...KBUSD_NODE_FLAGS, KBUSD, '--socket', socket, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -25,6 +25,8 @@ export function profileFlags(label: string): string[] {
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..', '..');
 export const KBUSD = join(ROOT, 'bin', 'kbusd');
+/** The Node flags bin/kbusd's first line runs it with, as a user would run it. */
+export const KBUSD_NODE_FLAGS = ['--max-semi-space-size=4'];
 /** The kbus command line (its `limpet` subcommand runs a Limpet). */
 export const KBUS_CLI = join(ROOT, 'bin', 'kbus');
 export const RELAY = join(HERE, 'relay.js');
@@ -148,7 +150,7 @@ export class Fleet {
   /** Starts kbusd (extra node flags, e.g. --cpu-prof, before the script; kbusd options after it). */
   startKbusd(nodeFlags: readonly string[] = [], options: readonly string[] = []): Promise<Server> {
     const socket = this.socketPath('kbusd');
-    const argv = [...nodeFlags, KBUSD, '--socket', socket, ...options];
+    const argv = [...KBUSD_NODE_FLAGS, ...nodeFlags, KBUSD, '--socket', socket, ...options];
     return this.startServer('kbusd', argv, socket, 'serving');
   }
 
