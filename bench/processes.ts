@@ -25,7 +25,7 @@ export function profileFlags(label: string): string[] {
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..', '..');
 export const KBUSD = join(ROOT, 'bin', 'kbusd');
-/** The Node flags bin/kbusd's first line runs it with, as a user would run it. */
+/** The Node flags bin/kbusd's first lines run it with, as a user would run it. */
 export const KBUSD_NODE_FLAGS = ['--max-semi-space-size=4'];
 /** The kbus command line (its `limpet` subcommand runs a Limpet). */
 export const KBUS_CLI = join(ROOT, 'bin', 'kbus');
