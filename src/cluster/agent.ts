@@ -433,6 +433,10 @@ export class ClusterAgent implements AgentHost {
     return this.liveness.isLive(bus, instance);
   }
 
+  instanceOf(bus: number): string | undefined {
+    return this.liveness.instanceOf(bus);
+  }
+
   publish(subject: string, kind: Kind, message: Message, except?: number): void {
     if (this.nc.isClosed()) return;
     const h = headers();

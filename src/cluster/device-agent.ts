@@ -39,6 +39,8 @@ export interface AgentHost {
   readonly engine: Engine;
   /** Is `bus` live, with this instance if given? */
   isLive(bus: number, instance?: string): boolean;
+  /** The instance of `bus` last heard from, live or gone (undefined: never heard, or stopped cleanly). */
+  instanceOf(bus: number): string | undefined;
   publish(subject: string, kind: Kind, message: Message, except?: number): void;
   subscribe(
     subject: string,
@@ -84,7 +86,8 @@ export class DeviceAgent {
   private readonly localListen = new Map<string, number>();
   private readonly subscriptions = new Map<string, () => void>();
   private readonly pendingOut = new Map<string, PendingOut>();
-  private readonly pendingIn = new Map<string, number>();
+  /** Requests from other buses injected here, by id: the bus, and its instance then. */
+  private readonly pendingIn = new Map<string, { origin: number; instance: string | undefined }>();
   private draining = false;
   private closed = false;
 
@@ -235,14 +238,22 @@ export class DeviceAgent {
     }
   }
 
-  /** Bus `bus` is gone: what we sent it is answered Disappeared, what it sent us forgotten. */
+  /**
+   * Bus `bus` is gone: what we sent it is answered Disappeared. What it sent
+   * us is still answered when our replier answers, if it came from the
+   * instance we last heard (see fromBus): a bus we stopped hearing from for a
+   * while may still be waiting for those answers, and it alone answers its
+   * requesters. What came before we knew its instance is forgotten.
+   */
   busGone(bus: number): void {
     for (const [k, pending] of this.pendingOut) {
       if (pending.bus !== bus) continue;
       this.pendingOut.delete(k);
       this.answerLocally(pending, MessageNames.REPLIER_DISAPPEARED);
     }
-    for (const [k, origin] of this.pendingIn) if (origin === bus) this.pendingIn.delete(k);
+    for (const [k, pending] of this.pendingIn) {
+      if (pending.origin === bus && pending.instance === undefined) this.pendingIn.delete(k);
+    }
     this.reconcileProxies();
     this.reconcileListening();
   }
@@ -285,11 +296,17 @@ export class DeviceAgent {
     if (isReply(m)) {
       if (m.to === K) {
         // An answer to a request we injected for another bus.
-        const origin = this.pendingIn.get(key(m.inReplyTo));
-        if (origin === undefined) return;
+        const pending = this.pendingIn.get(key(m.inReplyTo));
+        if (pending === undefined) return;
         this.pendingIn.delete(key(m.inReplyTo));
-        this.host.publish(inboxSubject(this.device, origin), 'reply', stamped);
-        this.copy(stamped, origin);
+        // Not to a later instance of the bus (its message ids start again, and
+        // it would take this for the answer to a request of its own), nor to
+        // one that has stopped.
+        const instance = pending.instance;
+        if (instance === undefined || this.host.instanceOf(pending.origin) === instance) {
+          this.host.publish(inboxSubject(this.device, pending.origin), 'reply', stamped);
+        }
+        this.copy(stamped, pending.origin);
         return;
       }
       this.copy(stamped, undefined);
@@ -375,7 +392,7 @@ export class DeviceAgent {
     }
     try {
       this.ksock.sendMessage(inject);
-      this.pendingIn.set(key(m.id), origin);
+      this.pendingIn.set(key(m.id), { origin, instance: this.host.instanceOf(origin) });
     } catch (err) {
       const code = isKbusError(err) ? err.code : 'EINVAL';
       const name =

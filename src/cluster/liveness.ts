@@ -35,6 +35,14 @@ export class Liveness {
     );
   }
 
+  /**
+   * The instance of `bus` last heard from, live or declared gone; undefined
+   * if it was never heard from or stopped cleanly.
+   */
+  instanceOf(bus: number): string | undefined {
+    return this.buses.get(bus)?.instance;
+  }
+
   heard(bus: number, instance: string, leaving: boolean, now = Date.now()): void {
     if (bus === this.self) return;
     const seen = this.buses.get(bus);
