@@ -31,6 +31,7 @@ import { Channel, idOf } from './channel.js';
 import { explainBindError } from './explain.js';
 import { Inbox, type MessageBytesReader } from './inbox.js';
 import {
+  checkName,
   type Data,
   decodeReceived,
   type KbusMessage,
@@ -224,7 +225,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
    * number, say) is a mistake in the caller, thrown at once, as by send().
    */
   post(message: Outgoing | Message, onError: (error: Error) => void): void {
-    this.channel.postMessage(toMessageInit(message), onError);
+    this.channel.postMessage(toMessageInit(message, 'post()'), onError);
   }
 
   /**
@@ -240,6 +241,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Sends an announcement. */
   announce(name: string, data?: Data, options: SendOptions = {}): Promise<MessageId> {
+    checkName(name, 'announce()');
     return this.send({ name, data, to: options.to, flags: options.flags });
   }
 
@@ -252,6 +254,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     data?: Data,
     options: SendOptions & WaitOptions = {},
   ): Promise<Reply | Status> {
+    checkName(name, 'request()');
     const what = `request('${name}') waiting for its reply`;
     try {
       checkWaitOptions(what, options);
@@ -356,6 +359,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
   }
 
   private async nameCall(op: number, replier: boolean, name: string): Promise<void> {
+    checkName(name, op === Op.BIND ? 'bind()' : 'unbind()');
     try {
       await this.channel.call(op, [replier ? 1 : 0, name.length], latin1Bytes(name));
     } catch (err) {
@@ -365,6 +369,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** REPLIER: the Ksock id bound as replier to exactly `name`, or 0. */
   async replier(name: string): Promise<number> {
+    checkName(name, 'replier()');
     const result = await this.channel.call(Op.REPLIER, [name.length], latin1Bytes(name));
     return result.word(0);
   }

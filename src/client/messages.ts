@@ -39,9 +39,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function describeData(data: unknown): string {
-  if (data === null) return 'null';
+  if (data === null || data === undefined) return String(data);
   if (Array.isArray(data)) return 'an array';
-  if (typeof data === 'object') return `a ${data.constructor?.name ?? 'object'}`;
+  if (typeof data === 'object') {
+    const kind = data.constructor?.name;
+    return kind === undefined || kind === 'Object' ? 'a plain object' : `a ${kind}`;
+  }
   return `a ${typeof data}`;
 }
 
@@ -261,7 +264,26 @@ export interface Outgoing extends Omit<MessageInit, 'data'> {
   data?: Data;
 }
 
-export function toMessageInit(message: Outgoing | Message): MessageInit {
+/**
+ * A TypeError unless `name` is a string: anything else would be sent as a
+ * frame whose length is not a number (the daemon checks what the name
+ * says, not what it is).
+ */
+export function checkName(name: unknown, call: string): void {
+  if (typeof name === 'string') return;
+  throw new TypeError(
+    `${call}: a message name is a string such as '$.Sensors.Kitchen', not ${describeData(name)}`,
+  );
+}
+
+/** What send() and post() send: a TypeError for what is not a message, a name or data of the wrong type. */
+export function toMessageInit(message: Outgoing | Message, call = 'send()'): MessageInit {
+  if (typeof message !== 'object' || message === null) {
+    throw new TypeError(
+      `${call} takes a message such as { name: '$.Sensors.Kitchen', data: '21C' }, not ${describeData(message)}: to send by name, use announce(name, data)`,
+    );
+  }
+  checkName(message.name, call);
   const data = toBytes(message.data as Data | undefined);
   return data === message.data ? (message as MessageInit) : { ...message, data };
 }

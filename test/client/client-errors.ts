@@ -83,6 +83,36 @@ export function clientErrors(label: string, start: BusFactory): void {
       assert.deepEqual((await l.receive({ timeout: WAIT })).json(), { a: 1 });
     });
 
+    test('a name that is not a string, or send() of what is not a message, is a TypeError, and the Ksock carries on', async () => {
+      const sender = await ksock();
+      const replier = await ksock();
+      await replier.bind('$.Errors.Name', { replier: true });
+      // A name of the wrong type once went out as a frame of no length, and the
+      // connection was lost on the next response.
+      for (const name of [{ name: '$.Errors.Name' }, 42, undefined, null, ['$.Errors.Name']]) {
+        // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+        const bad = name as any;
+        await rejectsType(async () => sender.request(bad, 'x'), 'request()', 'a string');
+        await rejectsType(async () => sender.announce(bad, 'x'), 'announce()', 'a string');
+        await rejectsType(async () => sender.send({ name: bad }), 'send()', 'a string');
+        await rejectsType(async () => sender.bind(bad), 'bind()', 'a string');
+        await rejectsType(async () => sender.unbind(bad), 'unbind()', 'a string');
+        await rejectsType(async () => sender.replier(bad), 'replier()', 'a string');
+        assert.throws(() => sender.post({ name: bad }, () => {}), TypeError);
+      }
+      for (const notMessage of ['$.Errors.Name', 42, undefined, null]) {
+        // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+        await rejectsType(async () => sender.send(notMessage as any), 'announce(name, data)');
+      }
+      // Nothing reached the bus, and both Ksocks still work.
+      assert.equal(await replier.numMessages(), 0);
+      const pending = sender.request('$.Errors.Name', 'still here', { timeout: WAIT });
+      const request = await replier.receive({ timeout: WAIT });
+      await replier.replyTo(request, request.data);
+      assert.equal((await pending).text(), 'still here');
+      assert.equal(sender.closed, false);
+    });
+
     test('a request() timeout says what was waited for and how long', async () => {
       const replier = await ksock();
       const sender = await ksock();
