@@ -32,8 +32,10 @@ import { explainBindError } from './explain.js';
 import { Inbox, type MessageBytesReader } from './inbox.js';
 import {
   checkName,
+  checkOptionsObject,
   type Data,
   decodeReceived,
+  describeValue,
   type KbusMessage,
   type Outgoing,
   type Reply,
@@ -225,6 +227,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
    * number, say) is a mistake in the caller, thrown at once, as by send().
    */
   post(message: Outgoing | Message, onError: (error: Error) => void): void {
+    checkCallback(onError, 'post()');
     this.channel.postMessage(toMessageInit(message, 'post()'), onError);
   }
 
@@ -236,12 +239,14 @@ export class Ksock implements AsyncIterable<KbusMessage> {
    * of a failure, naming `message.name`.
    */
   postEncoded(message: EncodedOutgoing, onError: (error: Error) => void): void {
+    checkCallback(onError, 'postEncoded()');
     this.channel.postEncoded(message, message.name, onError);
   }
 
   /** Sends an announcement. */
   announce(name: string, data?: Data, options: SendOptions = {}): Promise<MessageId> {
     checkName(name, 'announce()');
+    checkOptionsObject(options, 'announce()');
     return this.send({ name, data, to: options.to, flags: options.flags });
   }
 
@@ -255,6 +260,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
     options: SendOptions & WaitOptions = {},
   ): Promise<Reply | Status> {
     checkName(name, 'request()');
+    checkOptionsObject(options, 'request()');
     const what = `request('${name}') waiting for its reply`;
     try {
       checkWaitOptions(what, options);
@@ -297,6 +303,12 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Replies to a request: same name, `to` its sender, `in_reply_to` its id. */
   replyTo(request: Message, data?: Data, options: { flags?: number } = {}): Promise<MessageId> {
+    if (typeof request !== 'object' || request === null || typeof request.name !== 'string') {
+      throw new TypeError(
+        `replyTo() takes the request being answered, a message as received, not ${describeValue(request)}`,
+      );
+    }
+    checkOptionsObject(options, 'replyTo()');
     return this.send({
       name: request.name,
       to: request.from,
@@ -340,6 +352,7 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** Messages as they arrive, stopping when `signal` aborts. */
   messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<KbusMessage> {
+    checkOptionsObject(options, 'messages()');
     return this.inbox.messages(options);
   }
 
@@ -376,6 +389,11 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   /** WRITE: adds bytes to the message being written. */
   async write(bytes: Uint8Array): Promise<number> {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `write() takes bytes (a Uint8Array or Buffer), not ${describeValue(bytes)}`,
+      );
+    }
     return (await this.channel.call(Op.WRITE, [], bytes)).word(0);
   }
 
@@ -556,5 +574,14 @@ export class Ksock implements AsyncIterable<KbusMessage> {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/** A TypeError unless `onError` can be called: a failure reported later must not throw in the reader. */
+function checkCallback(onError: unknown, call: string): void {
+  if (typeof onError !== 'function') {
+    throw new TypeError(
+      `${call} takes a function to hear of a failure, not ${describeValue(onError)}`,
+    );
   }
 }

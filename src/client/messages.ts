@@ -38,7 +38,8 @@ export type Data = string | Uint8Array | ArrayBufferView | ArrayBuffer;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function describeData(data: unknown): string {
+/** What a value is, for a TypeError: 'a number', 'a plain object', 'null'. */
+export function describeValue(data: unknown): string {
   if (data === null || data === undefined) return String(data);
   if (Array.isArray(data)) return 'an array';
   if (typeof data === 'object') {
@@ -61,7 +62,7 @@ export function toBytes(data: Data | undefined): Uint8Array | undefined {
     return new Uint8Array(data);
   }
   throw new TypeError(
-    `message data must be a string or bytes (Uint8Array, Buffer, ArrayBuffer, a typed array or DataView), not ${describeData(data)}: to send a value as JSON, give jsonData(value)`,
+    `message data must be a string or bytes (Uint8Array, Buffer, ArrayBuffer, a typed array or DataView), not ${describeValue(data)}: to send a value as JSON, give jsonData(value)`,
   );
 }
 
@@ -272,15 +273,21 @@ export interface Outgoing extends Omit<MessageInit, 'data'> {
 export function checkName(name: unknown, call: string): void {
   if (typeof name === 'string') return;
   throw new TypeError(
-    `${call}: a message name is a string such as '$.Sensors.Kitchen', not ${describeData(name)}`,
+    `${call}: a message name is a string such as '$.Sensors.Kitchen', not ${describeValue(name)}`,
   );
+}
+
+/** A TypeError unless `options` is an object or left out. */
+export function checkOptionsObject(options: unknown, call: string): void {
+  if (options === undefined || (typeof options === 'object' && options !== null)) return;
+  throw new TypeError(`${call}: options are an object, not ${describeValue(options)}`);
 }
 
 /** What send() and post() send: a TypeError for what is not a message, a name or data of the wrong type. */
 export function toMessageInit(message: Outgoing | Message, call = 'send()'): MessageInit {
   if (typeof message !== 'object' || message === null) {
     throw new TypeError(
-      `${call} takes a message such as { name: '$.Sensors.Kitchen', data: '21C' }, not ${describeData(message)}: to send by name, use announce(name, data)`,
+      `${call} takes a message such as { name: '$.Sensors.Kitchen', data: '21C' }, not ${describeValue(message)}: to send by name, use announce(name, data)`,
     );
   }
   checkName(message.name, call);

@@ -4,6 +4,7 @@
  * AbortError (code KBUS_ABORTED) whose cause is the signal's reason.
  */
 import { AbortError, TimeoutError } from './errors.js';
+import { checkOptionsObject } from './messages.js';
 
 export interface WaitOptions {
   /** Gives up when aborted (rejecting with an AbortError, code KBUS_ABORTED, the signal's reason its cause). */
@@ -19,6 +20,7 @@ export interface Waiter<T> {
 
 /** Throws a TypeError for a timeout that is not a number of milliseconds. */
 export function checkWaitOptions(what: string, options: WaitOptions | undefined): void {
+  checkOptionsObject(options, what);
   const timeout = options?.timeout;
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
     throw new TypeError(`${what}: timeout takes a number of milliseconds, not ${String(timeout)}`);

@@ -104,6 +104,25 @@ export function clientErrors(label: string, start: BusFactory): void {
         // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
         await rejectsType(async () => sender.send(notMessage as any), 'announce(name, data)');
       }
+      for (const wrong of [42, 'bytes', null, { length: 3 }, [1, 2]]) {
+        // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+        const bad = wrong as any;
+        // WRITE's bytes of the wrong type once broke the connection too.
+        await rejectsType(async () => sender.write(bad), 'write()', 'Uint8Array');
+        await rejectsType(async () => sender.replyTo(bad, 'x'), 'replyTo()', 'the request');
+        assert.throws(
+          () => sender.post({ name: '$.Errors.Name' }, bad),
+          /post\(\) takes a function/,
+        );
+      }
+      for (const options of [42, 'fast', null, true]) {
+        // biome-ignore lint/suspicious/noExplicitAny: what a JavaScript caller may pass
+        const bad = options as any;
+        await rejectsType(async () => sender.request('$.Errors.Name', 'x', bad), 'request()');
+        await rejectsType(async () => sender.announce('$.Errors.Name', 'x', bad), 'announce()');
+        await rejectsType(async () => sender.receive(bad), 'receive()', 'options');
+        assert.throws(() => sender.messages(bad), /messages\(\): options are an object/);
+      }
       // Nothing reached the bus, and both Ksocks still work.
       assert.equal(await replier.numMessages(), 0);
       const pending = sender.request('$.Errors.Name', 'still here', { timeout: WAIT });
