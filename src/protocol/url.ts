@@ -26,9 +26,13 @@ export class KbusUrlError extends TypeError {
 const USAGE =
   'expected unix:PATH, tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH';
 
-/** Does `text` look like a URL rather than a socket path? */
+/**
+ * Does `text` look like a URL rather than a socket path? Any `scheme://`
+ * does, so that `http://host` is refused as a scheme kbusd does not speak,
+ * not looked for as a file.
+ */
 export function isKbusUrl(text: string): boolean {
-  return /^(unix:|tcp:\/\/|tls:\/\/|wss?:\/\/)/i.test(text);
+  return /^(unix:|[a-z][a-z0-9+.-]*:\/\/)/i.test(text);
 }
 
 export function parseKbusUrl(text: string): KbusUrl {
