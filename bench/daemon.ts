@@ -614,8 +614,11 @@ async function memory(fleet: Fleet): Promise<void> {
 
 // --- The section --------------------------------------------------------------------------
 
-/** KBUS_BENCH_ONLY=a,c runs only those measurements (all by default). */
-function only(key: string): boolean {
+/**
+ * KBUS_BENCH_ONLY=a,c runs only those measurements (all by default): the
+ * daemon section's are a to e, the Limpet section's 1 and 2.
+ */
+export function only(key: string): boolean {
   const wanted = process.env.KBUS_BENCH_ONLY;
   return wanted === undefined || wanted === '' || wanted.split(',').includes(key);
 }

@@ -26,7 +26,7 @@
  */
 import { createServer } from 'node:net';
 import { Ksock } from '../src/index.js';
-import { CpuUsage, guarded, load, progress, ratioText } from './daemon.js';
+import { CpuUsage, guarded, load, only, progress, ratioText } from './daemon.js';
 import type { LegTimes } from './fixtures/ipc.js';
 import type { KbusPeerArgs } from './fixtures/kbus-peer.js';
 import { type Check, count, line } from './harness.js';
@@ -454,6 +454,10 @@ function limpetLog(limpet: Server): string[] {
 
 export async function limpetSection(): Promise<Check[]> {
   const checks: Check[] = [];
+  if (!only('1') && !only('2')) {
+    console.log('  (KBUS_BENCH_ONLY names neither 1 nor 2: nothing to measure here)');
+    return checks;
+  }
   const fleet = new Fleet();
   let buses: Buses | undefined;
   try {
@@ -470,8 +474,8 @@ export async function limpetSection(): Promise<Check[]> {
     console.log(
       `   Announcements go in chunks of ${count(CHUNK)}, each received in full with every queue empty before the next (Limpet MAXMSGS 10,000 by default).)`,
     );
-    checks.push(...(await guarded('1', () => announcements(ctx))));
-    checks.push(...(await guarded('2', () => roundTrips(ctx))));
+    if (only('1')) checks.push(...(await guarded('1', () => announcements(ctx))));
+    if (only('2')) checks.push(...(await guarded('2', () => roundTrips(ctx))));
     const odd = [...limpetLog(limpetA), ...limpetLog(limpetB)];
     for (const l of odd) console.log(`    limpet log: ${l}`);
   } catch (err) {
